@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need, then runs the whole suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+export VTK_DEFAULT_OPENGL_WINDOW="${VTK_DEFAULT_OPENGL_WINDOW:-vtkEGLRenderWindow}"
+exec .venv/bin/python -m pytest "$@"
