@@ -1,0 +1,119 @@
+"""Offline 3D preview: a GLB shown as a textured, orbitable vtk.js scene in the page.
+
+The scene is built the way stpyvista's panel backend builds it (a pyvista Plotter saved through
+panel's VTK pane), but the JavaScript (bokeh, panel, vtk.js) is served by this Streamlit app from
+the installed packages instead of a CDN, so the preview works with no internet.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+# VTK renders offscreen through EGL on machines without a display; must be set before VTK makes a window.
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+import bokeh  # noqa: E402
+import panel as pn  # noqa: E402
+import pyvista as pv  # noqa: E402
+import streamlit as st  # noqa: E402
+import streamlit.components.v1 as components  # noqa: E402  (only to serve JS folders)
+import trimesh  # noqa: E402
+from bokeh.resources import Resources  # noqa: E402
+from panel.io.resources import CDN_DIST  # noqa: E402
+
+from dashboard.preview_mesh import PREVIEW_MAX_FACES, PreviewMesh, preview_mesh  # noqa: E402
+
+pn.extension("vtk")
+
+PANEL_DIST = Path(pn.__file__).parent / "dist"
+BOKEH_JS = Path(bokeh.__file__).parent / "server" / "static" / "js"
+_PLACEHOLDER_ROOT = "__studio_assets__/"
+
+
+def asset_routes() -> tuple[str, str]:
+    """Register the bokeh and panel JS folders with Streamlit's component file server.
+
+    Streamlit serves a declared component's folder at `component/<name>/` with proper MIME types
+    (its app static folder serves .js as text/plain, which browsers refuse to run). Returns the
+    two URL prefixes, relative so they also work under a `server.baseUrlPath`.
+    """
+    bokeh_js = components.declare_component("bokeh_js", path=str(BOKEH_JS))
+    panel_dist = components.declare_component("panel_dist", path=str(PANEL_DIST))
+    return f"component/{bokeh_js.name}/", f"component/{panel_dist.name}/"
+
+
+def offline_html(html: str, bokeh_prefix: str, panel_prefix: str) -> str:
+    """Point every script and stylesheet of a panel page at the app's own asset routes."""
+    html = html.replace(_PLACEHOLDER_ROOT + "static/js/", bokeh_prefix)
+    html = html.replace(_PLACEHOLDER_ROOT + "static/extensions/panel/", panel_prefix)
+    html = html.replace(CDN_DIST, panel_prefix)
+    # Favicons and icon fonts are decoration; drop any other remote link rather than wait on it.
+    return re.sub(r'<link rel="(?:icon|apple-touch-icon)"[^>]*>', "", html)
+
+
+def plotter_for(mesh: PreviewMesh, *, width: int = 640, height: int = 420) -> pv.Plotter:
+    plotter = pv.Plotter(off_screen=True, window_size=(width, height))
+    plotter.set_background("#f3f4f6")
+    # Grid-clustered meshes have folded slivers whose averaged normals show as dark specks: shade them flat.
+    smooth = mesh.shown_faces == mesh.source_faces
+    if mesh.texture is not None:
+        plotter.add_mesh(mesh.polydata, texture=pv.numpy_to_texture(mesh.texture), smooth_shading=smooth)
+    elif mesh.vertex_colors is not None:
+        plotter.add_mesh(mesh.polydata, scalars=mesh.vertex_colors, rgb=True, smooth_shading=smooth)
+    else:
+        plotter.add_mesh(mesh.polydata, color="#b8c4d6", smooth_shading=smooth)
+    plotter.view_isometric()
+    return plotter
+
+
+def scene_html(mesh: PreviewMesh, *, bokeh_prefix: str, panel_prefix: str, height: int = 420) -> str:
+    """The full HTML page of one preview, with no reference to any remote host."""
+    plotter = plotter_for(mesh, height=height)
+    try:
+        pane = pn.pane.VTK(plotter.ren_win, height=height, sizing_mode="stretch_width",
+                           orientation_widget=True, enable_keybindings=False)
+        buffer = io.StringIO()
+        pane.save(buffer, title="3D preview", resources=Resources(mode="server", root_url=_PLACEHOLDER_ROOT))
+        html = buffer.getvalue()
+    finally:
+        # Render windows hold GPU/EGL memory; close them so 20 previews cost no more than one.
+        plotter.close()
+        plotter.deep_clean()
+    return offline_html(html, bokeh_prefix, panel_prefix)
+
+
+def glb_scene_html(glb: bytes, *, bokeh_prefix: str, panel_prefix: str, height: int = 420,
+                   max_faces: int = PREVIEW_MAX_FACES) -> tuple[str, PreviewMesh]:
+    mesh = preview_mesh(trimesh.load(io.BytesIO(glb), file_type="glb", force="mesh", process=False),
+                        max_faces=max_faces)
+    return scene_html(mesh, bokeh_prefix=bokeh_prefix, panel_prefix=panel_prefix, height=height), mesh
+
+
+
+
+
+@dataclass(frozen=True)
+class PreviewShown:
+    source_faces: int
+    shown_faces: int
+
+
+def show_preview(cache_key: str, load_glb: Callable[[], bytes], *, height: int = 420) -> PreviewShown:
+    """Show one GLB in the page. The HTML is cached per stored file (keys are immutable), so a
+    rerun neither downloads nor rebuilds it."""
+    bokeh_prefix, panel_prefix = asset_routes()
+    html, source_faces, shown_faces = _scene_for(cache_key, height, bokeh_prefix, panel_prefix, load_glb)
+    st.iframe(html, height=height + 8)
+    return PreviewShown(source_faces, shown_faces)
+
+
+@st.cache_data(max_entries=8, show_spinner="Preparing the 3D preview…")
+def _scene_for(cache_key: str, height: int, bokeh_prefix: str, panel_prefix: str,
+               _load_glb: Callable[[], bytes]) -> tuple[str, int, int]:
+    html, mesh = glb_scene_html(_load_glb(), bokeh_prefix=bokeh_prefix, panel_prefix=panel_prefix, height=height)
+    return html, mesh.source_faces, mesh.shown_faces
