@@ -1,0 +1,48 @@
+"""`assets`: list generated assets newest first, a page at a time; `--delete ID` removes one."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("assets", help="list generated assets, newest first")
+    parser.add_argument("--limit", type=int, default=24, help="assets per page (1-1000, default 24)")
+    parser.add_argument("--search", default=None, help="only assets whose name contains this text")
+    parser.add_argument("--cursor", default=None, help="continue after a previous page (printed at its end)")
+    parser.add_argument("--json", action="store_true", help="one manifest as JSON per line")
+    parser.add_argument("--delete", metavar="ASSET_ID", default=None, help="delete this asset with all its files")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from storage.catalog import AssetCatalog
+    from storage.errors import SettingsError, StoreError
+    from storage.store import open_store
+
+    try:
+        catalog = AssetCatalog(open_store())
+        if args.delete:
+            removed = catalog.delete(args.delete)
+            print(f"deleted asset {args.delete}: {removed} objects removed" if removed else f"no asset {args.delete}")
+            return 0 if removed else 1
+        page = catalog.list_assets(limit=args.limit, cursor=args.cursor, name_contains=args.search)
+    except (SettingsError, StoreError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for manifest in page.items:
+        if args.json:
+            print(json.dumps(manifest.to_dict()))
+        else:
+            latest = manifest.latest_version
+            size_kb = latest.files["glb"].size / 1024
+            print(f"{manifest.asset_id}  v{manifest.latest} ({len(manifest.versions)} versions)  "
+                  f"{manifest.updated_at}  {size_kb:8.1f} KiB  {manifest.name}")
+    if not page.items and not args.json:
+        print("no assets yet" if not args.search else f"no assets named like {args.search!r}")
+    for reason in page.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    if page.next_cursor:
+        print(f"more: python -m ray_jobs assets --limit {args.limit} --cursor {page.next_cursor}", file=sys.stderr)
+    return 0
