@@ -1,0 +1,271 @@
+"""The one client API of the studio, used by the dashboard and the CLI alike.
+
+A request walks the stages of DESIGN.md: 5% look the asset up in the store (an existing
+one is answered at once, Ray untouched), 10% reach the cluster, 15% settle on GPU or an
+explicit CPU fallback, 20% hand the job to the registry actor (joining an identical
+one), 25-95% the worker's steps, 100% manifest written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ray_jobs import jobs
+from ray_jobs.cluster import ClusterStatus, NoGpuAvailable, env_flag, default_pool_size, plan_gpus, read_cluster_status
+from ray_jobs.connection import ClusterAuthError, ClusterUnreachable, configured_address, connect
+from ray_jobs.jobs import JobStatus, ProgressEvent
+from storage.catalog import AssetCatalog, Manifest, SourceImage
+from storage.keys import asset_id_for, sha256_hex
+from storage.settings import StorageSettings, load_settings
+from storage.store import open_store
+
+__all__ = [
+    "CheckResult", "ClusterAuthError", "ClusterStatus", "ClusterUnreachable", "JobStatus", "NoGpuAvailable",
+    "ProgressEvent", "StudioClient", "Submission",
+]
+
+ProgressHandler = Callable[[ProgressEvent], None]
+WATCH_TIMEOUT_S = 2.0
+
+
+@dataclass
+class CheckResult:
+    image: str
+    image_sha256: str
+    asset_id: str
+    exists: bool
+    manifest: Manifest | None
+    key: str | None  # the latest version's GLB
+    url: str | None
+
+
+@dataclass
+class Submission:
+    status: str  # "exists" | "submitted" | "joined"
+    asset_id: str
+    job_id: str | None
+    manifest: Manifest | None
+    events: list[ProgressEvent]
+
+
+def glb_key(manifest: Manifest, version: int | None = None) -> str:
+    chosen = manifest.latest_version if version is None else manifest.version(version)
+    return chosen.files["glb"].key
+
+
+class StudioClient:
+    def __init__(self, *, storage_settings: StorageSettings | None = None, ray_address: str | None = None,
+                 allow_cpu_fallback: bool | None = None, pool_size: int | None = None,
+                 worker_gpus: float | None = None, worker_cpus: float = 1.0):
+        self.storage_settings = storage_settings or load_settings()
+        self.ray_address = configured_address(ray_address)
+        self.allow_cpu_fallback = (env_flag("ASSET_STUDIO_ALLOW_CPU", True) if allow_cpu_fallback is None
+                                   else allow_cpu_fallback)
+        self.pool_size = pool_size
+        self.worker_gpus = worker_gpus
+        self.worker_cpus = worker_cpus
+        self._catalog: AssetCatalog | None = None
+        self._where: str | None = None
+        self._registry = None
+        self._pool_config: tuple | None = None
+        self._lock = threading.Lock()  # the dashboard calls from several script threads
+
+    # ---- store only --------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> AssetCatalog:
+        if self._catalog is None:
+            self._catalog = AssetCatalog(open_store(self.storage_settings))
+        return self._catalog
+
+    def identity_settings(self, resolution: int | None = None, target_faces: int | None = None,
+                          generator: str = "inflate") -> dict[str, Any]:
+        overrides = {key: value for key, value in (("resolution", resolution), ("target_faces", target_faces))
+                     if value is not None}
+        return self._identity({"generator": generator, **overrides})
+
+    @staticmethod
+    def _identity(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+        from ray_jobs.generators.registry import DEFAULT_GENERATOR, identity_settings
+
+        overrides = dict(settings or {})
+        name = overrides.pop("generator", DEFAULT_GENERATOR)
+        return identity_settings(name, overrides)
+
+    def check(self, image: bytes, name: str, settings: Mapping[str, Any] | None = None) -> CheckResult:
+        identity = self._identity(settings)
+        image_sha256 = sha256_hex(image)
+        manifest = self.catalog.find(image_sha256, identity)
+        key = glb_key(manifest) if manifest else None
+        return CheckResult(image=name, image_sha256=image_sha256, asset_id=asset_id_for(image_sha256, identity),
+                           exists=manifest is not None, manifest=manifest, key=key,
+                           url=self.catalog.url(key) if key else None)
+
+    def upload_source(self, image: bytes, name: str) -> SourceImage:
+        from ray_jobs.generators.image_io import load_image
+
+        load_image(image)  # refuse what cannot be generated before it lands in the store
+        return self.catalog.save_source_image(image, name)
+
+    def export_format(self, manifest: Manifest, fmt: str, version: int | None = None) -> bytes:
+        """The model in `fmt`: the stored file when the version has one, else converted from its GLB."""
+        from ray_jobs.generators.export import FORMATS, export_mesh, load_glb
+
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+        chosen = manifest.latest_version if version is None else manifest.version(version)
+        if fmt in chosen.files:
+            return self.catalog.read(chosen.files[fmt].key)
+        return export_mesh(load_glb(self.catalog.read(chosen.files["glb"].key)), fmt)
+
+    # ---- cluster -----------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Reach Ray (ClusterUnreachable within a few seconds when the address is wrong)."""
+        with self._lock:
+            if self._where is None:
+                self._where = connect(self.ray_address)
+
+    def _job_registry(self, create: bool = True):
+        from ray_jobs.job_registry import get_registry
+
+        self.connect()
+        if self._registry is None:
+            self._registry = get_registry(create=create)
+        return self._registry
+
+    def _pool(self) -> list[dict[str, Any]]:
+        import ray
+
+        registry = self._job_registry(create=False)
+        return ray.get(registry.pool.remote()) if registry is not None else []
+
+    def cluster_status(self) -> ClusterStatus:
+        self.connect()
+        return read_cluster_status(self._where, self._pool())
+
+    def worker_pool(self) -> list[dict[str, Any]]:
+        """Each warm worker: its name, node, GPU ids and current job."""
+        self.connect()
+        return self._pool()
+
+    def _ensure_pool(self, status: ClusterStatus) -> str:
+        """Settle GPU vs CPU (stage 15%) and make sure the registry has warm workers."""
+        import ray
+
+        from ray_jobs.generators.registry import DEFAULT_GENERATOR
+
+        size_hint = self.pool_size or default_pool_size(status, 1.0 if status.gpus_total else 0.0)
+        plan = plan_gpus(status, allow_cpu_fallback=self.allow_cpu_fallback, pool_size=size_hint,
+                         worker_gpus=self.worker_gpus)
+        size = self.pool_size or default_pool_size(status, plan.num_gpus)
+        config = (size, plan.num_gpus, self.worker_cpus)
+        if self._pool_config != config:
+            ray.get(self._job_registry().configure_pool.remote(size, plan.num_gpus, self.worker_cpus,
+                                                                [DEFAULT_GENERATOR]))
+            self._pool_config = config
+        return plan.message
+
+    # ---- jobs --------------------------------------------------------------------------
+
+    def submit(self, image: bytes, name: str, settings: Mapping[str, Any] | None = None, *, force: bool = False,
+               timeout_s: float | None = None, on_progress: ProgressHandler | None = None,
+               source_key: str | None = None) -> Submission:
+        import ray
+
+        from ray_jobs.generators.image_io import load_image
+
+        events: list[ProgressEvent] = []
+
+        def emit(event: ProgressEvent) -> None:
+            events.append(event)
+            if on_progress is not None:
+                on_progress(event)
+
+        identity = self._identity(settings)
+        image_sha256 = sha256_hex(image)
+        asset_id = asset_id_for(image_sha256, identity)
+        manifest = None if force else self.catalog.find(image_sha256, identity)
+        if manifest is not None:
+            key = glb_key(manifest)
+            emit(jobs.client_event(jobs.STAGE_LOOKUP, f"already in the store: {key}"))
+            emit(ProgressEvent(jobs.DONE_PERCENT, jobs.STAGE_DONE, f"done: {key}"))
+            return Submission("exists", asset_id, None, manifest, events)
+        load_image(image)  # a bad image fails here, before the cluster or the store sees it
+        emit(jobs.client_event(jobs.STAGE_LOOKUP, "not in the store yet" if not force else "regenerating (forced)"))
+
+        self.connect()
+        status = self.cluster_status()
+        emit(jobs.client_event(jobs.STAGE_CLUSTER, f"{self._where}: {len(status.nodes)} node(s), "
+                                                   f"{status.cpus_total:g} CPUs, {status.gpus_total:g} GPUs"))
+        emit(jobs.client_event(jobs.STAGE_GPU, self._ensure_pool(status)))
+
+        if source_key is None:
+            source_key = self.catalog.save_source_image(image, name).key
+        spec = {
+            "asset_id": asset_id, "name": name, "image_sha256": image_sha256, "source_key": source_key,
+            "settings": identity, "force": force, "timeout_s": timeout_s, "storage_settings": self.storage_settings,
+        }
+        answer = ray.get(self._job_registry().submit.remote(spec, [event.to_dict() for event in events]))
+        job_id = answer["job_id"]
+        if answer["status"] == "joined":
+            emit(ProgressEvent(jobs.CLIENT_STAGE_PERCENT[jobs.STAGE_SUBMITTED], jobs.STAGE_SUBMITTED,
+                               f"joined job {job_id}, already queued or running"))
+        else:
+            emit(ProgressEvent(jobs.CLIENT_STAGE_PERCENT[jobs.STAGE_SUBMITTED], jobs.STAGE_SUBMITTED,
+                               f"submitted as job {job_id}"))
+        return Submission(answer["status"], asset_id, job_id, None, events)
+
+    def progress(self, job_id: str) -> JobStatus:
+        import ray
+
+        record = ray.get(self._job_registry().progress.remote(job_id))
+        if record is None:
+            raise KeyError(f"no generation job {job_id} on this cluster (jobs live as long as the cluster)")
+        return JobStatus.from_record(record)
+
+    def wait(self, job_id: str, *, poll_s: float = 0.2, on_progress: ProgressHandler | None = None,
+             known_events: int = 0) -> JobStatus:
+        """Follow a job to its end, handing each new progress event to `on_progress`.
+
+        The registry answers as soon as something changes (a long poll), so `poll_s` only
+        bounds how long one call may wait when nothing happens.
+        """
+        import ray
+
+        registry = self._job_registry()
+        seen = known_events
+        while True:
+            record = ray.get(registry.watch.remote(job_id, seen, max(poll_s, WATCH_TIMEOUT_S)))
+            if record is None:
+                raise KeyError(f"no generation job {job_id} on this cluster")
+            if on_progress is not None:
+                for event in record["events"][seen:]:
+                    on_progress(ProgressEvent.from_dict(event))
+            seen = len(record["events"])
+            if record["state"] in jobs.FINAL_STATES:
+                return JobStatus.from_record(record)
+
+    def jobs(self, limit: int = 100) -> list[JobStatus]:
+        import ray
+
+        registry = self._job_registry(create=False)
+        if registry is None:
+            return []
+        return [JobStatus.from_record(record) for record in ray.get(registry.list_jobs.remote(limit))]
+
+    def cancel(self, job_id: str) -> bool:
+        import ray
+
+        return bool(ray.get(self._job_registry().cancel.remote(job_id)))
+
+    def result(self, job_id: str) -> Manifest | None:
+        return self.progress(job_id).manifest
+
+    def ray_jobs(self, address: str | None = None) -> list[dict[str, Any]]:
+        from ray_jobs.ray_job_api import list_ray_jobs
+
+        return list_ray_jobs(address)

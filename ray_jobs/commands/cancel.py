@@ -1,0 +1,26 @@
+"""`cancel JOB`: stop a generation job (at its next step, no partial asset) or a Ray Job."""
+
+from __future__ import annotations
+
+import argparse
+
+from ray_jobs import cli_support
+from ray_jobs.connection import ClusterUnreachable
+from ray_jobs.ray_job_api import is_ray_job_id, stop_ray_job
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    cli_support.add_job_command(subparsers, "cancel", "cancel a generation job (at its next step) or stop a Ray Job", run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if is_ray_job_id(args.job_id):
+            stopped = stop_ray_job(args.job_id, args.address)
+        else:
+            stopped = cli_support.existing_cluster_client(args).cancel(args.job_id)
+    except ClusterUnreachable as error:
+        cli_support.warn(str(error))
+        return 1
+    print(f"{args.job_id}: {'cancelling' if stopped else 'not cancelled (already finished, publishing, or unknown)'}")
+    return 0 if stopped else 1

@@ -1,0 +1,36 @@
+"""`status JOB`: where a generation job or a Ray Job stands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from ray_jobs import cli_support
+from ray_jobs.connection import ClusterUnreachable
+from ray_jobs.ray_job_api import is_ray_job_id, ray_job_status
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = cli_support.add_job_command(subparsers, "status", "state of a generation job or a Ray Job", run)
+    parser.add_argument("--json", action="store_true", help="print the status as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if is_ray_job_id(args.job_id):
+            answer = ray_job_status(args.job_id, args.address)
+        else:
+            status = cli_support.existing_cluster_client(args).progress(args.job_id)
+            answer = {key: value for key, value in asdict(status).items() if key not in ("events", "manifest")}
+            answer["kind"] = "generation"
+            answer["asset_id"] = status.asset_id
+    except (ClusterUnreachable, KeyError) as error:
+        cli_support.warn(str(error).strip("'\""))
+        return 1
+    if args.json:
+        print(json.dumps(answer))
+    else:
+        for key, value in answer.items():
+            print(f"{key:>13}: {value}")
+    return 0

@@ -1,0 +1,140 @@
+"""Reaching a Ray cluster: a private local one by default, or the one `RAY_ADDRESS` names.
+
+A wrong address must fail fast with a clear message (stage 10%), so the GCS port is
+probed with a plain socket before `ray.init`, which would otherwise retry for a minute.
+Ray 2.60 keeps token authentication on; a client connecting to an explicit address only
+sends its token when token mode is on in its own process, so we turn it on whenever a
+token is available (`RAY_AUTH_TOKEN`, `RAY_AUTH_TOKEN_PATH` or `~/.ray/auth_token`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+NAMESPACE = "asset_studio"
+PROBE_TIMEOUT_S = 3.0
+LOCAL_ADDRESSES = (None, "", "local")
+
+
+class ClusterUnreachable(Exception):
+    """The Ray cluster cannot be reached; the message says which address and what to do."""
+
+
+class ClusterAuthError(ClusterUnreachable):
+    """The cluster answered but refused our token (or we had none)."""
+
+
+def configured_address(explicit: str | None = None) -> str | None:
+    """The address to connect to: the argument, else RAY_ADDRESS, else None (private local Ray)."""
+    address = explicit if explicit is not None else os.environ.get("RAY_ADDRESS")
+    return address.strip() if address and address.strip() else None
+
+
+def token_source() -> str | None:
+    """Where a Ray auth token would come from, or None when there is none."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if path and Path(path).expanduser().is_file():
+        return f"RAY_AUTH_TOKEN_PATH ({path})"
+    default = Path.home() / ".ray" / "auth_token"
+    if default.is_file():
+        return str(default)
+    return None
+
+
+def enable_token_auth_if_available() -> bool:
+    """Turn on token mode in this process when a token exists and the mode is not set explicitly.
+
+    Needed for explicit addresses (ray.init and the Jobs SDK): Ray only switches it on by
+    itself for a local cluster it starts or finds.
+    """
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if mode is not None:
+        return mode.lower() == "token"
+    if token_source() is None:
+        return False
+    os.environ["RAY_AUTH_MODE"] = "token"
+    try:  # make the already-loaded Ray config see the new mode, and re-read the token
+        from ray._raylet import AuthenticationTokenLoader, Config
+
+        Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
+    except (ImportError, AttributeError):
+        pass
+    return True
+
+
+def gcs_host_port(address: str) -> tuple[str, int] | None:
+    """Host and port to probe for a `ray.init` address; None for 'auto' (Ray finds it)."""
+    if address == "auto":
+        return None
+    if address.startswith(("http://", "https://")):
+        raise ClusterUnreachable(
+            f"RAY_ADDRESS={address} is a dashboard (Jobs API) address, not a cluster address. "
+            "Use HOST:6379 (or ray://HOST:10001) for RAY_ADDRESS; pass the http:// address to "
+            "submit-batch --address instead."
+        )
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    if not parsed.hostname or not parsed.port:
+        raise ClusterUnreachable(
+            f"RAY_ADDRESS={address} is not HOST:PORT. Set it to the head node's HOST:6379, "
+            "or unset it to start a local Ray."
+        )
+    return parsed.hostname, parsed.port
+
+
+def probe(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Fail within `timeout_s` when nothing listens at the cluster address."""
+    target = gcs_host_port(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=timeout_s):
+            pass
+    except OSError as error:
+        raise ClusterUnreachable(
+            f"No Ray cluster answers at {address} ({error.strerror or error}). "
+            "Check RAY_ADDRESS (the head node's HOST:6379), that the cluster is up "
+            "(`ray up cluster.yaml`) and that the port is reachable, or unset RAY_ADDRESS "
+            "to run on a local Ray."
+        ) from None
+
+
+def connect(address: str | None = None, *, log_to_driver: bool = False) -> str:
+    """Connect this process to Ray (once) and return a description of where."""
+    import ray
+
+    if ray.is_initialized():
+        return ray.get_runtime_context().gcs_address
+    address = configured_address(address)
+    if address in LOCAL_ADDRESSES:
+        context = ray.init(address="local", namespace=NAMESPACE, log_to_driver=log_to_driver,
+                           configure_logging=False)
+        return f"local Ray at {context.address_info['gcs_address']}"
+    probe(address)
+    enable_token_auth_if_available()
+    try:
+        ray.init(address=address, namespace=NAMESPACE, log_to_driver=log_to_driver, configure_logging=False)
+    except Exception as error:  # noqa: BLE001 - every failure here means "cannot use that cluster"
+        text = str(error)
+        if "auth" in text.lower() or "token" in text.lower() or type(error).__name__ == "AuthenticationError":
+            where = token_source() or "no token found"
+            raise ClusterAuthError(
+                f"The Ray cluster at {address} refused the connection: {text.splitlines()[0]} "
+                f"(token from: {where}). Copy the head node's ~/.ray/auth_token here, or set "
+                "RAY_AUTH_TOKEN to it."
+            ) from None
+        if address == "auto":
+            raise ClusterUnreachable(
+                "No Ray cluster is running on this machine. Set RAY_ADDRESS to the cluster's HOST:6379 "
+                "(or start one with `ray start --head`)."
+            ) from None
+        raise ClusterUnreachable(
+            f"Could not connect to the Ray cluster at {address}: {text.splitlines()[0] if text else error!r}. "
+            "Check RAY_ADDRESS and that the cluster runs the same Ray version (2.60)."
+        ) from None
+    return f"Ray cluster at {address}"
