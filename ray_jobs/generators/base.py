@@ -1,0 +1,159 @@
+"""The interface every image-to-3D generator implements.
+
+A generator turns one object image plus a settings dict into a textured, closed
+triangle mesh. It knows nothing about storage, Ray or the dashboard: callers hand
+it bytes (or a PIL image) and get a :class:`GenerationResult` back.
+
+Contract for implementers (a package can add one through the
+``asset_studio.generators`` entry-point group, see ``registry.py``):
+
+* ``name`` is the registry name and part of an asset's identity.
+* Implement ``run``; ``generate`` wraps it. ``steps`` names the stages of one run
+  in order, each executed through ``StepRunner.run``, which reports it
+  through ``progress(step, fraction)`` *before* running it, where ``fraction`` is
+  the share (0..1) of the whole generation already done, and reports the last step
+  with 1.0 when it finishes.
+* ``should_cancel()`` is polled between steps; when it returns True the run stops
+  and raises :class:`GenerationCancelled`. A step itself is never interrupted.
+* ``default_settings()`` lists every setting with its default;
+  ``normalize_settings(overrides)`` returns the full, validated dict (raising
+  ``ValueError`` that names the bad key) and is what identifies an asset, so it must
+  be stable: the same overrides always give the same dict.
+* Bad images raise :class:`ImageError` with a message that tells the user what to do.
+* The mesh follows glTF conventions: Y up, the image is the view from +Z, image
+  right = +X, image up = +Y, bounding box centred at the origin, longest side 1.0.
+  It is watertight and carries a PBR base-colour texture.
+* ``device`` is "cpu", "cuda" (or "cuda:N"), or None for "cuda when available".
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # keep imports light: the registry is used by fast CLI commands
+    import numpy as np
+    import trimesh
+    from PIL import Image
+
+ProgressCallback = Callable[[str, float], None]
+
+
+class ImageError(ValueError):
+    """The input image cannot be used; the message says what to do instead."""
+
+
+class GenerationCancelled(Exception):
+    """The caller asked to stop; raised between steps."""
+
+
+@dataclass
+class GenerationResult:
+    mesh: "trimesh.Trimesh"
+    mask: "np.ndarray"  # bool, the object's mask at working resolution (rows = image rows)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    quality: dict[str, Any] = field(default_factory=dict)  # faces, vertices, watertight, iou
+    device: str = "cpu"
+
+
+class StepRunner:
+    """Runs named steps in order: reports progress, checks cancellation, times each step.
+
+    ``weights`` gives each step's expected share of the run so the reported
+    fraction moves roughly with time.
+    """
+
+    def __init__(
+        self,
+        steps: tuple[str, ...],
+        weights: Mapping[str, float] | None,
+        progress: ProgressCallback | None,
+        should_cancel: Callable[[], bool] | None,
+    ):
+        self.steps = steps
+        raw = [float((weights or {}).get(step, 1.0)) for step in steps]
+        total = sum(raw) or 1.0
+        self._starts = {}
+        done = 0.0
+        for step, weight in zip(steps, raw):
+            self._starts[step] = done / total
+            done += weight
+        self._progress = progress
+        self._should_cancel = should_cancel
+        self.timings: dict[str, float] = {}
+
+    def run(self, step: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._should_cancel is not None and self._should_cancel():
+            raise GenerationCancelled(f"generation cancelled before step '{step}'")
+        if self._progress is not None:
+            self._progress(step, self._starts[step])
+        started = time.perf_counter()
+        result = func(*args, **kwargs)
+        self.timings[step] = time.perf_counter() - started
+        return result
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress(self.steps[-1], 1.0)
+
+
+class Generator(ABC):
+    """Image + settings in, textured closed mesh out. See the module docstring."""
+
+    name: str = ""
+    steps: tuple[str, ...] = ()
+    step_weights: Mapping[str, float] = {}  # expected share of each step, for progress fractions
+
+    @abstractmethod
+    def default_settings(self) -> dict[str, Any]:
+        """Every setting this generator understands, with its default value."""
+
+    def normalize_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults merged with ``overrides``, validated; ValueError names the bad key.
+
+        A ``"generator"`` key equal to this generator's name is accepted and dropped,
+        so an identity dict (see ``registry.identity_settings``) can be passed back in.
+        """
+        settings = self.default_settings()
+        for key, value in dict(overrides or {}).items():
+            if key == "generator":
+                if value != self.name:
+                    raise ValueError(f"settings are for generator '{value}', not '{self.name}'")
+                continue
+            if key not in settings:
+                known = ", ".join(sorted(settings))
+                raise ValueError(f"unknown setting '{key}' for generator '{self.name}': use one of {known}")
+            settings[key] = value
+        return self.validate_settings(settings)
+
+    def validate_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Check and coerce values; override to add rules. Returns the settings."""
+        return settings
+
+    def generate(
+        self,
+        image: "bytes | Image.Image",
+        settings: Mapping[str, Any] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+        device: str | None = None,
+    ) -> GenerationResult:
+        """Build the mesh. Raises ImageError, ValueError (settings) or GenerationCancelled."""
+        settings = self.normalize_settings(settings)
+        runner = StepRunner(self.steps, self.step_weights, progress, should_cancel)
+        result = self.run(image, settings, runner, device)
+        runner.finish()
+        result.timings = dict(runner.timings)
+        return result
+
+    @abstractmethod
+    def run(self, image: "bytes | Image.Image", settings: dict[str, Any], runner: StepRunner, device: str | None) -> GenerationResult:
+        """The generation itself, each of ``steps`` through ``runner.run(step, func, ...)``.
+
+        ``settings`` are already normalised; timings and the final progress report are
+        handled by ``generate``.
+        """

@@ -1,0 +1,73 @@
+"""Mesh files: GLB (the stored form), and OBJ (zipped with MTL and texture), PLY, STL."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import trimesh
+
+from ray_jobs.generators.materials import base_colour_image, sample_texture
+
+FORMATS = ("glb", "obj", "ply", "stl")
+CONTENT_TYPES = {
+    "glb": "model/gltf-binary",
+    "obj": "application/zip",
+    "ply": "application/octet-stream",
+    "stl": "model/stl",
+}
+FILE_NAMES = {"glb": "model.glb", "obj": "model_obj.zip", "ply": "model.ply", "stl": "model.stl"}
+
+
+def export_mesh(mesh: trimesh.Trimesh, fmt: str = "glb") -> bytes:
+    """The mesh as file bytes in ``fmt`` (one of FORMATS)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+    return _EXPORTERS[fmt](mesh)
+
+
+def load_glb(data: bytes) -> trimesh.Trimesh:
+    """A GLB's meshes as one textured Trimesh, vertices exactly as stored."""
+    loaded = trimesh.load(io.BytesIO(data), file_type="glb", process=False, force="mesh")
+    if not isinstance(loaded, trimesh.Trimesh):
+        raise ValueError("the GLB holds no triangle mesh")
+    return loaded
+
+
+def _glb(mesh: trimesh.Trimesh) -> bytes:
+    # normals travel with the mesh so viewers shade it smoothly without recomputing
+    return trimesh.exchange.gltf.export_glb(mesh, include_normals=True)
+
+
+def _obj_zip(mesh: trimesh.Trimesh) -> bytes:
+    text, files = trimesh.exchange.obj.export_obj(
+        mesh, include_normals=True, include_texture=True, return_texture=True, mtl_name="model.mtl"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model.obj", text)
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _ply(mesh: trimesh.Trimesh) -> bytes:
+    # PLY readers rarely understand textures: bake the texture into vertex colours
+    coloured = trimesh.Trimesh(mesh.vertices, mesh.faces, vertex_colors=vertex_colours(mesh), process=False)
+    return trimesh.exchange.ply.export_ply(coloured, encoding="binary")
+
+
+def _stl(mesh: trimesh.Trimesh) -> bytes:
+    return trimesh.exchange.stl.export_stl(trimesh.Trimesh(mesh.vertices, mesh.faces, process=False))
+
+
+def vertex_colours(mesh: trimesh.Trimesh) -> np.ndarray:
+    """(V, 4) uint8 RGBA per vertex, sampled from the base-colour texture when there is one."""
+    image = base_colour_image(mesh)
+    if image is None:
+        return np.asarray(mesh.visual.to_color().vertex_colors)
+    return sample_texture(np.asarray(image.convert("RGBA")), mesh.visual.uv)
+
+
+_EXPORTERS = {"glb": _glb, "obj": _obj_zip, "ply": _ply, "stl": _stl}

@@ -1,0 +1,175 @@
+"""`inflate`: the weight-free generator. Silhouette inflation with a Poisson height field.
+
+Following Baran & Lehtinen, "Notes on Inflating Curves" (2009) and Monster Mash
+(Dvorožňák et al., 2020): solve -Δh = c on the object's mask with h = 0 outside,
+take sqrt(h) so cross-sections come out round, mirror it for the back, join both
+at the silhouette, and texture from the image (the back sees the image mirrored).
+
+torch is imported only when a generation runs, so listing generators and
+normalising settings stays cheap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ray_jobs.generators.base import GenerationResult, Generator, StepRunner
+
+SETTING_RANGES = {
+    "resolution": (64, 2048),
+    "target_faces": (1_000, 1_000_000),
+    "thickness": (0.05, 4.0),
+}
+# Floor of the Poisson height (px²) so thin parts never collapse to a zero-thickness sheet.
+MIN_HEIGHT_SQUARED = 0.25
+ROUGHNESS = 0.9
+
+
+def resolve_device(device: str | None) -> str:
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device '{device}' was requested but CUDA is not available here: use device 'cpu'")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"unknown device '{device}': use 'cpu', 'cuda' or leave it empty for automatic")
+    return device
+
+
+class InflateGenerator(Generator):
+    name = "inflate"
+    steps = ("load", "mask", "geometry", "texture", "quality")
+    step_weights = {"load": 1.0, "mask": 1.0, "geometry": 3.0, "texture": 1.0, "quality": 1.0}
+
+    def default_settings(self) -> dict[str, Any]:
+        return {"resolution": 512, "target_faces": 30_000, "thickness": 1.0}
+
+    def validate_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        for key, (low, high) in SETTING_RANGES.items():
+            value = settings[key]
+            integral = key != "thickness"
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and value != int(value)):
+                kind = "a whole number" if integral else "a number"
+                raise ValueError(f"setting '{key}' must be {kind} between {low} and {high}, got {value!r}")
+            if not low <= value <= high:
+                raise ValueError(f"setting '{key}' must be between {low} and {high}, got {value!r}")
+            settings[key] = int(value) if integral else float(value)
+        return settings
+
+    def run(self, image, settings: dict[str, Any], runner: StepRunner, device: str | None) -> GenerationResult:
+        from ray_jobs.generators.image_io import load_image, working_arrays
+        from ray_jobs.generators.mask import object_mask
+        from ray_jobs.generators.quality import quality_figures
+
+        device = resolve_device(device)
+        rgb, alpha = runner.run("load", lambda: working_arrays(load_image(image), settings["resolution"]))
+        mask = runner.run("mask", object_mask, rgb, alpha)
+        geometry = runner.run("geometry", build_geometry, mask, settings, device)
+        mesh = runner.run("texture", textured_mesh, geometry, rgb)
+        quality = runner.run("quality", quality_figures, mesh, mask)
+        return GenerationResult(mesh=mesh, mask=mask, quality=quality, device=device)
+
+
+class Crop:
+    """The window of the working image the mesh is built on: bbox + margin, sides a multiple of 32."""
+
+    def __init__(self, mask: np.ndarray, margin: int, multiple: int):
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        height = _round_up(rows[-1] - rows[0] + 1 + 2 * margin, multiple)
+        width = _round_up(cols[-1] - cols[0] + 1 + 2 * margin, multiple)
+        self.top = int(rows[0] - (height - (rows[-1] - rows[0] + 1)) // 2)
+        self.left = int(cols[0] - (width - (cols[-1] - cols[0] + 1)) // 2)
+        self.shape = (int(height), int(width))
+
+    def cut(self, values: np.ndarray) -> np.ndarray:
+        """The window of ``values`` (HxW or HxWxC), zero where it reaches past the image."""
+        out = np.zeros(self.shape + values.shape[2:], values.dtype)
+        top, left = max(self.top, 0), max(self.left, 0)
+        bottom = min(self.top + self.shape[0], values.shape[0])
+        right = min(self.left + self.shape[1], values.shape[1])
+        out[top - self.top : bottom - self.top, left - self.left : right - self.left] = values[top:bottom, left:right]
+        return out
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return int(math.ceil(value / multiple) * multiple)
+
+
+def grid_step(area: int, target_faces: int) -> int:
+    """Grid step in pixels: front and back each take about two triangles per grid cell."""
+    return max(1, round(math.sqrt(4.0 * area / target_faces)))
+
+
+@dataclass
+class Geometry:
+    surface: Any  # mesh_build.SurfaceMesh, in the crop's pixel frame
+    crop: Crop
+    window_mask: Any  # torch HxW float: the object mask inside the crop
+
+
+def build_geometry(mask: np.ndarray, settings: Mapping[str, Any], device: str) -> Geometry:
+    import torch
+    import torch.nn.functional as F
+
+    from ray_jobs.generators import poisson
+    from ray_jobs.generators.mesh_build import build_closed_mesh
+
+    step = grid_step(int(mask.sum()), settings["target_faces"])
+    # margin: the outermost grid rows must lie outside the (blurred) mask
+    crop = Crop(mask, margin=step + 3, multiple=poisson.pad_multiple())
+    window = torch.from_numpy(crop.cut(mask).astype(np.float32)).to(device)
+    # a 1-2-1 blur with integer weights: exact in float32 on every device, so CPU and
+    # CUDA agree on which grid points are inside
+    kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], device=device) / 16.0
+    level = F.conv2d(window.view(1, 1, *crop.shape), kernel.view(1, 1, 3, 3), padding=1).view(crop.shape)
+    inside = (level >= 0.5).to(torch.float32)
+    squared = poisson.solve_inflation(inside)
+    height = torch.sqrt(squared.clamp_min(MIN_HEIGHT_SQUARED)) * inside
+    return Geometry(build_closed_mesh(level, height, step, settings["thickness"]), crop, window)
+
+
+def textured_mesh(geometry: Geometry, rgb: np.ndarray):
+    import torch
+    import trimesh
+    from trimesh.visual.material import PBRMaterial
+    from trimesh.visual.texture import TextureVisuals
+
+    from ray_jobs.generators.texture import fill_background
+
+    surface, crop, window_mask = geometry.surface, geometry.crop, geometry.window_mask
+    window = torch.from_numpy(crop.cut(rgb)).to(window_mask.device).permute(2, 0, 1).to(torch.float32)
+    # texels outside the object get its colours diffused outward (no background on the rim)
+    filled = fill_background(window, window_mask)
+    texture = filled.clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+    pixel_xy = surface.pixel_xy.cpu().numpy().astype(np.float64)
+    vertices = surface.vertices.cpu().numpy().astype(np.float64)
+    faces = surface.faces.cpu().numpy()
+    height, width = crop.shape
+    uv = np.column_stack([pixel_xy[:, 0] / width, 1.0 - pixel_xy[:, 1] / height])
+
+    # pixel frame (x right, y down) -> glTF frame (x right, y up), centred, longest side 1
+    world = np.column_stack([vertices[:, 0] + crop.left, -(vertices[:, 1] + crop.top), vertices[:, 2]])
+    low, high = world.min(axis=0), world.max(axis=0)
+    centre = (low + high) / 2.0
+    scale = 1.0 / float((high - low).max())
+    world = (world - centre) * scale
+
+    material = PBRMaterial(
+        name="inflate",
+        baseColorTexture=Image.fromarray(texture, "RGB"),
+        metallicFactor=0.0,
+        roughnessFactor=ROUGHNESS,
+    )
+    mesh = trimesh.Trimesh(world, faces, visual=TextureVisuals(uv=uv, material=material), process=False)
+    # how to map the mesh back onto the working image (used for the silhouette IoU)
+    mesh.metadata["image_frame"] = {"scale": scale, "centre": centre.tolist()}
+    return mesh
+

@@ -1,0 +1,59 @@
+"""Quality figures kept in every asset's manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ray_jobs.generators.raster import rasterize
+
+
+def quality_figures(mesh, mask: np.ndarray) -> dict[str, Any]:
+    """faces, vertices, watertight, winding_consistent, and the front-view silhouette IoU against ``mask``."""
+    return {
+        "faces": int(len(mesh.faces)),
+        "vertices": int(len(mesh.vertices)),
+        "watertight": bool(mesh.is_watertight),
+        "winding_consistent": bool(mesh.is_winding_consistent),
+        "iou": round(silhouette_iou(mesh, mask), 4),
+    }
+
+
+def front_silhouette(mesh, shape: tuple[int, int], frame: dict | None = None, mask: np.ndarray | None = None) -> np.ndarray:
+    """Orthographic projection of the mesh onto XY, rasterised on the image's pixel grid.
+
+    ``frame`` ({"scale", "centre"}, as the generator stores in ``mesh.metadata["image_frame"]``)
+    maps the mesh back to pixels exactly; without it the mesh's XY box is fitted to ``mask``'s box.
+    """
+    xy = np.asarray(mesh.vertices, np.float64)[:, :2]
+    if frame is not None:
+        scale, centre = float(frame["scale"]), np.asarray(frame["centre"], np.float64)
+        pixels = np.column_stack([xy[:, 0] / scale + centre[0], -(xy[:, 1] / scale + centre[1])])
+    else:
+        pixels = _fit_to_mask_box(xy, mask)
+    covered = rasterize(pixels[np.asarray(mesh.faces)], None, shape).pixel
+    silhouette = np.zeros(shape[0] * shape[1], bool)
+    silhouette[covered] = True
+    return silhouette.reshape(shape)
+
+
+def silhouette_iou(mesh, mask: np.ndarray) -> float:
+    mask = np.asarray(mask, bool)
+    if not mask.any() or len(mesh.faces) == 0:
+        return 0.0
+    silhouette = front_silhouette(mesh, mask.shape, mesh.metadata.get("image_frame"), mask)
+    union = np.logical_or(silhouette, mask).sum()
+    return float(np.logical_and(silhouette, mask).sum() / union)
+
+
+def _fit_to_mask_box(xy: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Uniform scale and shift that put the mesh's XY box on the mask's pixel box (rows grow downward)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    box_size = np.array([cols[-1] + 1 - cols[0], rows[-1] + 1 - rows[0]], np.float64)
+    box_centre = np.array([(cols[0] + cols[-1] + 1) / 2, (rows[0] + rows[-1] + 1) / 2])
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    scale = box_size.max() / max((high - low).max(), 1e-12)
+    flipped = (xy - (low + high) / 2) * scale * np.array([1.0, -1.0])
+    return flipped + box_centre
