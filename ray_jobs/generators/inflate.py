@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ray_jobs.generators.base import GenerationResult, Generator, StepRunner
 
