@@ -85,7 +85,8 @@ def submit_image(client: StudioClient, pending: PendingImage, data: bytes, name:
                 pending.fail(cluster_error[0])
                 return
         pending.submission = client.submit(data, name, settings, force=force, timeout_s=timeout_s,
-                                           on_progress=on_progress, source_key=source_key)
+                                           on_progress=on_progress, source_key=source_key,
+                                           formats=(fmt,) if fmt != "glb" else ())
     except (ClusterUnreachable, NoGpuAvailable) as error:
         if cluster_error is not None:
             cluster_error.append(str(error))

@@ -152,6 +152,13 @@ class StudioClient:
         self.connect()
         return self._pool()
 
+    def ping_worker(self, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Make sure the pool exists and one worker answers: its name, node and GPU ids."""
+        import ray
+
+        self._ensure_pool(self.cluster_status())
+        return ray.get(self._job_registry().ping_worker.remote(timeout_s))
+
     def _ensure_pool(self, status: ClusterStatus) -> str:
         """Settle GPU vs CPU (stage 15%) and make sure the registry has warm workers."""
         import ray
@@ -173,7 +180,8 @@ class StudioClient:
 
     def submit(self, image: bytes, name: str, settings: Mapping[str, Any] | None = None, *, force: bool = False,
                timeout_s: float | None = None, on_progress: ProgressHandler | None = None,
-               source_key: str | None = None) -> Submission:
+               source_key: str | None = None, formats: tuple[str, ...] = ()) -> Submission:
+        """Stages 5-20 of one request; `formats` asks for model files besides the GLB (e.g. "obj")."""
         import ray
 
         from ray_jobs.generators.image_io import load_image
@@ -206,8 +214,11 @@ class StudioClient:
         if source_key is None:
             source_key = self.catalog.save_source_image(image, name).key
         spec = {
+            # Jobs are joined per store: the same image sent to two stores is two assets.
+            "dedupe_key": f"{self.catalog.store.describe()}|{asset_id}",
             "asset_id": asset_id, "name": name, "image_sha256": image_sha256, "source_key": source_key,
-            "settings": identity, "force": force, "timeout_s": timeout_s, "storage_settings": self.storage_settings,
+            "settings": identity, "force": force, "formats": list(formats), "timeout_s": timeout_s,
+            "storage_settings": self.storage_settings,
         }
         answer = ray.get(self._job_registry().submit.remote(spec, [event.to_dict() for event in events]))
         job_id = answer["job_id"]

@@ -66,7 +66,7 @@ class JobRegistry:
     def __init__(self) -> None:
         self._jobs: dict[str, dict[str, Any]] = {}
         self._specs: dict[str, dict[str, Any]] = {}
-        self._active_by_asset: dict[str, str] = {}
+        self._active_by_key: dict[str, str] = {}
         self._stop_requested: set[str] = set()
         self._publishing: set[str] = set()
         self._changed: dict[str, asyncio.Event] = {}
@@ -96,6 +96,14 @@ class JobRegistry:
              **slot.info}
             for slot in self._slots
         ]
+
+    async def ping_worker(self, timeout_s: float) -> dict[str, Any]:
+        """Ask one pool worker where it runs: proves the pool can take jobs."""
+        if not self._slots:
+            raise RuntimeError("the worker pool is not configured yet")
+        slot = self._slots[0]
+        info = await asyncio.wait_for(asyncio.ensure_future(slot.actor.describe.remote()), timeout_s)
+        return {"name": slot.name, **info}
 
     def _start_worker(self, slot: _Slot) -> None:
         config = self._config
@@ -136,7 +144,7 @@ class JobRegistry:
 
     async def submit(self, spec: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
         """Queue a job, or join the identical one already queued or running."""
-        active = self._active_by_asset.get(spec["asset_id"])
+        active = self._active_by_key.get(spec["dedupe_key"])
         if active is not None:
             return {"status": "joined", "job_id": active}
         job_id = f"gen-{uuid.uuid4().hex[:12]}"
@@ -152,7 +160,8 @@ class JobRegistry:
             record["percent"] = max(event["percent"] for event in events)
         self._jobs[job_id] = record
         self._specs[job_id] = {**spec, "job_id": job_id}
-        self._active_by_asset[spec["asset_id"]] = job_id
+        self._active_by_key[spec["dedupe_key"]] = job_id
+        record["dedupe_key"] = spec["dedupe_key"]
         self._add_event(record, jobs.CLIENT_STAGE_PERCENT[jobs.STAGE_SUBMITTED], jobs.STAGE_SUBMITTED,
                         f"submitted as job {job_id}; {self._queue.qsize()} job(s) ahead")
         self._queue.put_nowait(job_id)
@@ -311,8 +320,8 @@ class JobRegistry:
             record["error"] = message
         percent = jobs.DONE_PERCENT if state == jobs.DONE else record["percent"]
         self._add_event(record, percent, state, message)
-        if self._active_by_asset.get(record["asset_id"]) == job_id:
-            del self._active_by_asset[record["asset_id"]]
+        if self._active_by_key.get(record["dedupe_key"]) == job_id:
+            del self._active_by_key[record["dedupe_key"]]
         self._stop_requested.discard(job_id)
         self._publishing.discard(job_id)
         self._specs.pop(job_id, None)

@@ -21,8 +21,6 @@ from ray_jobs import jobs
 
 logger = logging.getLogger(__name__)
 
-# Extra model formats written next to the GLB when a job does not say otherwise.
-DEFAULT_EXTRA_FORMATS = ("obj", "ply", "stl")
 # Asking the registry "should I stop?" costs a round trip; the generator may ask often.
 STOP_CHECK_INTERVAL_S = 0.1
 
@@ -38,6 +36,9 @@ class GenerationWorker:
 
     def warm(self, generator_names: list[str]) -> dict[str, Any]:
         """Load the generators now so the first job does not pay for it; say where we run."""
+        import ray_jobs.generators.export  # noqa: F401 - imported now, not during the first job
+        import ray_jobs.generators.image_io  # noqa: F401
+        import ray_jobs.generators.thumbnail  # noqa: F401
         from ray_jobs.generators.registry import get_generator
 
         for name in generator_names:
@@ -124,10 +125,10 @@ class _JobRun:
         self.step_seconds.update(result.timings)
         self.step_seconds["generate"] = sum(result.timings.values())
 
-        self._step("export", 0.0, "exporting GLB, other formats and a thumbnail")
+        self._step("export", 0.0, "exporting the model and its thumbnail")
         started = time.perf_counter()
         files = {"glb": (export_mesh(result.mesh, "glb"), CONTENT_TYPES["glb"])}
-        for fmt in job.get("formats", DEFAULT_EXTRA_FORMATS):
+        for fmt in job.get("formats") or ():  # other formats only when asked: they cost time per job
             if fmt != "glb":
                 files[fmt] = (export_mesh(result.mesh, fmt), CONTENT_TYPES[fmt])
         files["thumbnail"] = (render_thumbnail(result.mesh), "image/png")

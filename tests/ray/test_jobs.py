@@ -1,0 +1,171 @@
+"""Generation jobs on the shared local Ray: stages, duplicates, cancel, timeout, dying workers."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import ray
+
+from ray_jobs.client import NoGpuAvailable, StudioClient
+from ray_jobs.connection import NAMESPACE
+from ray_jobs.generators.base import ImageError
+from ray_jobs.generators.registry import get_generator
+from tests.plugins.ray_cluster import POOL_SIZE, store_settings
+from tests.ray.images import object_png
+
+pytestmark = pytest.mark.ray
+
+QUICK = {"resolution": 128}
+SLOW = {"resolution": 1024, "target_faces": 200_000}  # seconds of work: time to cancel, kill or time out
+
+
+def stored_keys(client: StudioClient, asset_id: str) -> list[str]:
+    page = client.catalog.store.list_page(f"3d_assets/generated/{asset_id}")
+    return [info.key for info in page.items]
+
+
+def wait_until_running(client: StudioClient, job_id: str, min_percent: float = 30.0):
+    """Block until the job is inside the generator's steps (its worker is busy)."""
+    seen = 0
+    while True:
+        record = ray.get(client._job_registry().watch.remote(job_id, seen, 5.0))
+        seen = len(record["events"])
+        if record["state"] != "queued" and record["percent"] >= min_percent or record["state"] in ("done", "failed"):
+            return record
+
+
+def test_progress_is_monotonic_and_passes_every_stage(studio_client):
+    events = []
+    image = object_png(1)
+    submission = studio_client.submit(image, "blob.png", QUICK, on_progress=events.append)
+    assert submission.status == "submitted"
+    status = studio_client.wait(submission.job_id, on_progress=events.append, known_events=len(events))
+
+    assert status.state == "done", status.error
+    percents = [event.percent for event in events]
+    assert percents == sorted(percents), percents
+    stages = [event.stage for event in events]
+    by_stage = {event.stage: event.percent for event in events}
+    assert [by_stage[s] for s in ("lookup", "cluster", "gpu", "submitted")] == [5, 10, 15, 20]
+    assert "falling back to CPU" in next(e.message for e in events if e.stage == "gpu")
+    worker_steps = ["load image", *get_generator("inflate").steps, "export", "upload"]
+    assert [step for step in worker_steps if step not in stages] == []
+    assert all(25 <= by_stage[step] <= 95 for step in worker_steps)
+    assert stages[-1] == "done" and percents[-1] == 100
+
+    manifest = status.manifest
+    assert manifest is not None and manifest.latest == 1
+    check = studio_client.check(image, "blob.png", QUICK)
+    assert check.exists and check.key == manifest.latest_version.files["glb"].key
+    assert studio_client.catalog.read(check.key)[:4] == b"glTF"
+    assert "thumbnail" in manifest.latest_version.files
+    assert {"load image", "geometry", "export", "upload"} <= set(status.step_seconds)
+    assert studio_client.result(submission.job_id).asset_id == manifest.asset_id
+
+
+def test_existing_asset_is_answered_at_5_percent_without_the_cluster(studio_client, studio_store_dir):
+    image = object_png(2)
+    first = studio_client.submit(image, "blob.png", QUICK)
+    assert studio_client.wait(first.job_id).state == "done"
+
+    # A client whose cluster address leads nowhere still gets the asset: Ray is never touched.
+    offline = StudioClient(storage_settings=store_settings(studio_store_dir), ray_address="127.0.0.1:9")
+    answer = offline.submit(image, "again.png", QUICK)
+    assert answer.status == "exists" and answer.job_id is None
+    assert answer.manifest.asset_id == first.asset_id
+    assert [event.percent for event in answer.events] == [5, 100]
+
+
+def test_ten_concurrent_submissions_make_one_generation(studio_client):
+    image = object_png(3)
+    submissions, errors = [], []
+    start = threading.Barrier(10)
+
+    def submit() -> None:
+        start.wait()
+        try:
+            submissions.append(studio_client.submit(image, "same.png", QUICK))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=submit) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    job_ids = {s.job_id for s in submissions if s.job_id}
+    assert len(job_ids) == 1, job_ids
+    assert [s.status for s in submissions].count("submitted") == 1
+    status = studio_client.wait(job_ids.pop())
+    assert status.state == "done" and status.generated
+    manifest = studio_client.catalog.get(status.asset_id)
+    assert manifest.latest == 1 and len(manifest.versions) == 1
+
+
+def test_cancel_running_job_leaves_no_asset(studio_client):
+    image = object_png(4)
+    submission = studio_client.submit(image, "cancel-me.png", SLOW)
+    wait_until_running(studio_client, submission.job_id)
+    assert studio_client.cancel(submission.job_id) is True
+    status = studio_client.wait(submission.job_id)
+    assert status.state == "cancelled", (status.state, status.message)
+    assert studio_client.check(image, "cancel-me.png", SLOW).exists is False
+    assert stored_keys(studio_client, submission.asset_id) == []
+    assert studio_client.cancel(submission.job_id) is False  # already over
+
+
+def test_timeout_fails_with_the_limit_and_no_asset(studio_client):
+    image = object_png(5)
+    submission = studio_client.submit(image, "slow.png", SLOW, timeout_s=0.5)
+    status = studio_client.wait(submission.job_id)
+    assert status.state == "failed"
+    assert status.error == "timed out after 0.5 s"
+    assert stored_keys(studio_client, submission.asset_id) == []
+    # The pool still works afterwards.
+    follow_up = studio_client.submit(object_png(6), "next.png", QUICK)
+    assert studio_client.wait(follow_up.job_id).state == "done"
+
+
+def test_killed_worker_job_is_retried_once_and_never_stuck(studio_client):
+    image = object_png(7)
+    submission = studio_client.submit(image, "victim.png", SLOW)
+    record = wait_until_running(studio_client, submission.job_id)
+    assert record["state"] == "running"
+    ray.kill(ray.get_actor(record["worker"], namespace=NAMESPACE))
+    status = studio_client.wait(submission.job_id)
+    assert status.state in ("done", "failed")
+    assert any(event.stage == "retry" and "died" in event.message for event in status.events)
+    if status.state == "done":
+        assert status.attempts == 2 and status.worker != record["worker"]
+    else:
+        assert "died" in status.error
+    assert len(studio_client.worker_pool()) == POOL_SIZE
+
+
+def test_no_gpu_and_no_fallback_fails_at_15_percent(ray_cluster, studio_store_dir):
+    client = StudioClient(storage_settings=store_settings(studio_store_dir), allow_cpu_fallback=False)
+    events = []
+    with pytest.raises(NoGpuAvailable, match="CPU fallback is off"):
+        client.submit(object_png(8), "gpu-only.png", QUICK, on_progress=events.append)
+    assert [event.percent for event in events] == [5, 10]
+
+
+def test_bad_image_is_refused_before_the_cluster(studio_client):
+    with pytest.raises(ImageError):
+        studio_client.submit(b"this is not an image", "notes.txt", QUICK)
+    assert studio_client.catalog.store.list_page("").items == []
+
+
+def test_jobs_listing_shows_states_and_errors(studio_client):
+    submission = studio_client.submit(object_png(9), "listed.png", QUICK)
+    studio_client.wait(submission.job_id)
+    listed = {status.job_id: status for status in studio_client.jobs(limit=1000)}
+    assert listed[submission.job_id].state == "done"
+    assert listed[submission.job_id].finished_at >= listed[submission.job_id].created_at
+    assert {status.state for status in listed.values()} <= {"queued", "running", "done", "failed", "cancelled"}
+    for status in listed.values():
+        assert status.created_at > 0
+        if status.state == "failed":
+            assert status.error
