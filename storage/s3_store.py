@@ -59,7 +59,7 @@ def make_client(region: str, endpoint_url: str | None = None, *, max_attempts: i
     config = Config(
         signature_version="s3v4",
         region_name=region,
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},  # attempts, first one included
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         # Custom endpoints (MinIO, moto, an IP address) rarely resolve bucket subdomains.
@@ -86,6 +86,12 @@ class S3Store(Store):
     def _where(self) -> str:
         return f"s3://{self.bucket}" + (f" at {self.endpoint_url}" if self.endpoint_url else f" ({self.region})")
 
+    def _bucket_missing(self) -> BucketMissing:
+        return BucketMissing(
+            f"Bucket {self.bucket!r} does not exist at {self.endpoint_url or 'AWS ' + self.region}",
+            f"Create it (aws s3 mb s3://{self.bucket}) or set S3_BUCKET_NAME to an existing bucket.",
+        )
+
     def _translate(self, error: Exception, action: str, key: str | None = None) -> StoreError:
         target = f"s3://{self.bucket}/{key}" if key else f"s3://{self.bucket}"
         if isinstance(error, _CONNECTION_ERRORS):
@@ -102,10 +108,7 @@ class S3Store(Store):
             code = str(error.response.get("Error", {}).get("Code", ""))
             status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             if code == "NoSuchBucket":
-                return BucketMissing(
-                    f"Bucket {self.bucket!r} does not exist at {self.endpoint_url or 'AWS ' + self.region}",
-                    f"Create it (aws s3 mb s3://{self.bucket}) or set S3_BUCKET_NAME to an existing bucket.",
-                )
+                return self._bucket_missing()
             if code in ("NoSuchKey", "404", "NotFound") or status == 404:
                 return KeyNotFound(f"Object {target} does not exist", "It may have been deleted; refresh the listing.")
             if code in _ACCESS_CODES or status == 403:
@@ -219,7 +222,10 @@ class S3Store(Store):
 
     def check_bucket(self) -> None:
         """One cheap request proving the bucket exists and these credentials may use it."""
-        self._call("open", None, self.client.head_bucket)
+        try:
+            self._call("open", None, self.client.head_bucket)
+        except KeyNotFound:  # HEAD answers a bare 404 without the NoSuchBucket code
+            raise self._bucket_missing() from None
 
 
 def _etag(response: dict) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.request
 
@@ -25,6 +26,7 @@ def moto_endpoint():
     """``http://127.0.0.1:<random port>`` of a moto server running in a thread of this process."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request is noise
     saved = {name: os.environ.get(name) for name in FAKE_AWS_ENV}
     os.environ.update(FAKE_AWS_ENV)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
