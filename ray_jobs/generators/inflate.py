@@ -12,7 +12,8 @@ normalising settings stays cheap.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ SETTING_RANGES = {
 # Floor of the Poisson height (px²) so thin parts never collapse to a zero-thickness sheet.
 MIN_HEIGHT_SQUARED = 0.25
 ROUGHNESS = 0.9
+CPU_THREADS = 1
 
 
 def resolve_device(device: str | None) -> str:
@@ -41,6 +43,24 @@ def resolve_device(device: str | None) -> str:
     if device != "cpu" and not device.startswith("cuda"):
         raise ValueError(f"unknown device '{device}': use 'cpu', 'cuda' or leave it empty for automatic")
     return device
+
+
+@contextmanager
+def _torch_threads(device: str) -> Iterator[None]:
+    """One CPU thread for torch while it works: the ops are small and many, and with an OpenMP
+    pool every op waits for all its threads, which made a run ten times slower whenever another
+    process kept a core busy."""
+    if device != "cpu":
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(CPU_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class InflateGenerator(Generator):
@@ -71,20 +91,23 @@ class InflateGenerator(Generator):
         device = resolve_device(device)
         rgb, alpha = runner.run("load", lambda: working_arrays(load_image(image), settings["resolution"]))
         mask = runner.run("mask", object_mask, rgb, alpha)
-        geometry = runner.run("geometry", build_geometry, mask, settings, device)
-        mesh = runner.run("texture", textured_mesh, geometry, rgb)
+        with _torch_threads(device):
+            geometry = runner.run("geometry", build_geometry, mask, settings, device)
+            mesh = runner.run("texture", textured_mesh, geometry, rgb)
         quality = runner.run("quality", quality_figures, mesh, mask)
         return GenerationResult(mesh=mesh, mask=mask, quality=quality, device=device)
 
 
 class Crop:
-    """The window of the working image the mesh is built on: bbox + margin, sides a multiple of 32."""
+    """The window of the working image the mesh is built on: bbox + margin, sides rounded up to ``multiple(longest)``."""
 
-    def __init__(self, mask: np.ndarray, margin: int, multiple: int):
+    def __init__(self, mask: np.ndarray, margin: int, multiple: Callable[[int], int]):
         rows = np.flatnonzero(mask.any(axis=1))
         cols = np.flatnonzero(mask.any(axis=0))
-        height = _round_up(rows[-1] - rows[0] + 1 + 2 * margin, multiple)
-        width = _round_up(cols[-1] - cols[0] + 1 + 2 * margin, multiple)
+        height = rows[-1] - rows[0] + 1 + 2 * margin
+        width = cols[-1] - cols[0] + 1 + 2 * margin
+        step = multiple(max(height, width))
+        height, width = _round_up(height, step), _round_up(width, step)
         self.top = int(rows[0] - (height - (rows[-1] - rows[0] + 1)) // 2)
         self.left = int(cols[0] - (width - (cols[-1] - cols[0] + 1)) // 2)
         self.shape = (int(height), int(width))
@@ -124,7 +147,7 @@ def build_geometry(mask: np.ndarray, settings: Mapping[str, Any], device: str) -
 
     step = grid_step(int(mask.sum()), settings["target_faces"])
     # margin: the outermost grid rows must lie outside the (blurred) mask
-    crop = Crop(mask, margin=step + 3, multiple=poisson.pad_multiple())
+    crop = Crop(mask, margin=step + 3, multiple=poisson.pad_multiple)
     window = torch.from_numpy(crop.cut(mask).astype(np.float32)).to(device)
     # a 1-2-1 blur with integer weights: exact in float32 on every device, so CPU and
     # CUDA agree on which grid points are inside

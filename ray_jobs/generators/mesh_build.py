@@ -19,7 +19,8 @@ import torch
 # Local ids in a cell: corners 0 top-left, 1 top-right, 2 bottom-right, 3 bottom-left;
 # edge points 4 top, 5 right, 6 bottom, 7 left. Triangles of the inside polygon per case
 # (bit k set = corner k inside); rows 16 and 17 are the saddle cases 5 and 10 when the
-# cell centre is outside, so their two corners stay separate.
+# cell centre is outside, so their two corners stay separate. Fans start at a corner: a
+# diagonal between two silhouette points would be shared by front and back (non-manifold).
 _CASE_TRIANGLES = [
     [],
     [(0, 4, 7)],
@@ -31,7 +32,7 @@ _CASE_TRIANGLES = [
     [(0, 1, 2), (0, 2, 6), (0, 6, 7)],
     [(6, 3, 7)],
     [(0, 4, 6), (0, 6, 3)],
-    [(4, 1, 5), (4, 5, 6), (4, 6, 3), (4, 3, 7)],
+    [(1, 5, 6), (1, 6, 3), (1, 3, 7), (1, 7, 4)],
     [(0, 1, 5), (0, 5, 6), (0, 6, 3)],
     [(5, 2, 3), (5, 3, 7)],
     [(0, 4, 5), (0, 5, 2), (0, 2, 3)],
