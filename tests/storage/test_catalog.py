@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-
 import pytest
 
 from storage import keys
 from storage.catalog import AssetCatalog
 from storage.errors import CorruptManifest, KeyNotFound
 from storage.keys import asset_id_for, sha256_hex
+from tests.storage.concurrency import run_at_once
 
 SETTINGS = {"generator": "inflate", "resolution": 512, "target_faces": 20000, "thickness": 0.3}
 
@@ -69,21 +68,7 @@ def test_regenerating_adds_a_version_and_keeps_the_old(catalog):
 
 
 def test_racing_publishers_leave_one_consistent_asset(catalog):
-    barrier = threading.Barrier(6)
-    results, errors = [], []
-
-    def publisher(number):
-        barrier.wait()
-        try:
-            results.append(publish(catalog, glb=f"glb from writer {number}".encode()))
-        except Exception as error:  # noqa: BLE001 - the test reports any failure
-            errors.append(error)
-
-    threads = [threading.Thread(target=publisher, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = run_at_once(lambda n: publish(catalog, glb=f"glb from writer {n}".encode()), 6)
     assert errors == []
     final = catalog.find(sha256_hex(b"image bytes"), SETTINGS)
     assert sorted(v.version for v in final.versions) == [1, 2, 3, 4, 5, 6]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import urllib.request
 from datetime import datetime, timezone
 
 import pytest
 
 from storage.errors import InvalidKey, KeyExists, KeyNotFound, StoreError
+from tests.storage.concurrency import run_at_once
 
 
 def test_put_get_head_roundtrip(store):
@@ -58,23 +58,9 @@ def test_put_if_absent_refuses_existing_key(store):
 
 
 def test_racing_conditional_writers_have_one_winner(store):
-    winners, losers = [], []
-    barrier = threading.Barrier(8)
-
-    def writer(number: int) -> None:
-        barrier.wait()
-        try:
-            store.put("race/claim", f"writer {number}".encode(), if_absent=True)
-            winners.append(number)
-        except KeyExists:
-            losers.append(number)
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    winners, losers = run_at_once(lambda n: store.put("race/claim", f"writer {n}".encode(), if_absent=True) and n, 8)
     assert len(winners) == 1 and len(losers) == 7
+    assert all(isinstance(error, KeyExists) for error in losers)
     assert store.get("race/claim") == f"writer {winners[0]}".encode()
 
 
