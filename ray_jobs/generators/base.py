@@ -13,8 +13,9 @@ Contract for implementers (a package can add one through the
   through ``progress(step, fraction)`` *before* running it, where ``fraction`` is
   the share (0..1) of the whole generation already done, and reports the last step
   with 1.0 when it finishes.
-* ``should_cancel()`` is polled between steps; when it returns True the run stops
-  and raises :class:`GenerationCancelled`. A step itself is never interrupted.
+* ``should_cancel()`` is polled before each step and once after the last; when it
+  returns True the run stops and raises :class:`GenerationCancelled`. A step itself
+  is never interrupted.
 * ``default_settings()`` lists every setting with its default;
   ``normalize_settings(overrides)`` returns the full, validated dict (raising
   ``ValueError`` that names the bad key) and is what identifies an asset, so it must
@@ -86,8 +87,7 @@ class StepRunner:
         self.timings: dict[str, float] = {}
 
     def run(self, step: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self._should_cancel is not None and self._should_cancel():
-            raise GenerationCancelled(f"generation cancelled before step '{step}'")
+        self._check_cancel(f"before step '{step}'")
         if self._progress is not None:
             self._progress(step, self._starts[step])
         started = time.perf_counter()
@@ -95,7 +95,12 @@ class StepRunner:
         self.timings[step] = time.perf_counter() - started
         return result
 
+    def _check_cancel(self, where: str) -> None:
+        if self._should_cancel is not None and self._should_cancel():
+            raise GenerationCancelled(f"generation cancelled {where}")
+
     def finish(self) -> None:
+        self._check_cancel("after the last step")
         if self._progress is not None:
             self._progress(self.steps[-1], 1.0)
 

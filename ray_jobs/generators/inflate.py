@@ -127,8 +127,13 @@ def _round_up(value: int, multiple: int) -> int:
 
 
 def grid_step(area: int, target_faces: int) -> int:
-    """Grid step in pixels: front and back each take about two triangles per grid cell."""
-    return max(1, round(math.sqrt(4.0 * area / target_faces)))
+    """Grid step in pixels whose face count is nearest ``target_faces`` (by ratio).
+
+    Front and back each take about two triangles per grid cell: 4 * area / step² faces.
+    """
+    ideal = math.sqrt(4.0 * area / target_faces)
+    candidates = {max(1, math.floor(ideal)), max(1, math.ceil(ideal))}
+    return min(candidates, key=lambda step: abs(math.log(4.0 * area / step**2 / target_faces)))
 
 
 @dataclass
@@ -156,7 +161,10 @@ def build_geometry(mask: np.ndarray, settings: Mapping[str, Any], device: str) -
     inside = (level >= 0.5).to(torch.float32)
     squared = poisson.solve_inflation(inside)
     height = torch.sqrt(squared.clamp_min(MIN_HEIGHT_SQUARED)) * inside
-    return Geometry(build_closed_mesh(level, height, step, settings["thickness"]), crop, window)
+    surface = build_closed_mesh(level, height, step, settings["thickness"])
+    if window.is_cuda:
+        torch.cuda.synchronize(window.device)  # so the step's time includes its kernels
+    return Geometry(surface, crop, window)
 
 
 def textured_mesh(geometry: Geometry, rgb: np.ndarray):

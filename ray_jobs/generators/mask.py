@@ -20,6 +20,8 @@ NO_OBJECT_MESSAGE = "no foreground object found: use an image with a transparent
 MIN_PART_SHARE = 0.02
 # Holes smaller than this share of the object are noise (e.g. JPEG artefacts), not openings.
 MAX_PINHOLE_SHARE = 0.001
+# Pixels this close (window side) to a strong edge are judged against that edge's contrast.
+EDGE_WINDOW = 5
 # A plain background covers at least this share of the image border.
 MIN_PLAIN_BORDER_SHARE = 0.6
 
@@ -54,7 +56,10 @@ def _mask_from_plain_background(rgb: np.ndarray) -> np.ndarray:
     if np.mean(border_distance < tolerance) < MIN_PLAIN_BORDER_SHARE:
         raise ImageError(NO_OBJECT_MESSAGE)
     distance = np.linalg.norm(rgb.astype(np.float32) - background, axis=2)
-    like_background = distance < tolerance
+    # near a strong edge, a pixel needs half the edge's contrast to count as object:
+    # drops JPEG ringing and half-blended edge pixels that a fixed tolerance lets through
+    edge_contrast = ndimage.maximum_filter(distance, size=EDGE_WINDOW)
+    like_background = (distance < tolerance) | (distance < 0.5 * edge_contrast)
     labels, _ = ndimage.label(like_background)
     touching_border = np.unique(_border(labels, 1))
     flooded = np.isin(labels, touching_border[touching_border > 0])

@@ -32,10 +32,18 @@ def front_silhouette(mesh, shape: tuple[int, int], frame: dict | None = None, ma
         pixels = np.column_stack([xy[:, 0] / scale + centre[0], -(xy[:, 1] / scale + centre[1])])
     else:
         pixels = _fit_to_mask_box(xy, mask)
-    covered = rasterize(pixels[np.asarray(mesh.faces)], None, shape).pixel
+    triangles = pixels[np.asarray(mesh.faces)]
+    # a closed surface's silhouette is covered by the faces turned toward the viewer alone
+    facing = _signed_area(triangles) < 0  # counter-clockwise in XY is clockwise once rows grow downward
+    covered = rasterize(triangles[facing], None, shape).pixel
     silhouette = np.zeros(shape[0] * shape[1], bool)
     silhouette[covered] = True
     return silhouette.reshape(shape)
+
+
+def _signed_area(triangles: np.ndarray) -> np.ndarray:
+    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
 
 def silhouette_iou(mesh, mask: np.ndarray) -> float:

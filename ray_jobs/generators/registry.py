@@ -32,9 +32,13 @@ def available_generators() -> list[str]:
     return sorted(_targets())
 
 
-@functools.cache
 def get_generator(name: str = DEFAULT_GENERATOR) -> Generator:
     """The (shared) generator instance registered under ``name``."""
+    return _instance(name)
+
+
+@functools.cache
+def _instance(name: str) -> Generator:
     targets = _targets()
     if name not in targets:
         raise ValueError(f"unknown generator '{name}': use one of {', '.join(sorted(targets))}")
@@ -49,3 +53,8 @@ def get_generator(name: str = DEFAULT_GENERATOR) -> Generator:
 def identity_settings(name: str = DEFAULT_GENERATOR, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The settings that identify an asset: the generator's name plus all its settings."""
     return {"generator": name, **get_generator(name).normalize_settings(overrides)}
+
+
+def forget_loaded() -> None:
+    """Drop cached instances, e.g. after a generator package was installed into a running process."""
+    _instance.cache_clear()
