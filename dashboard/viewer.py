@@ -67,7 +67,10 @@ def plotter_for(mesh: PreviewMesh, *, width: int = 640, height: int = 420) -> pv
         plotter.add_mesh(mesh.polydata, scalars=mesh.vertex_colors, rgb=True, smooth_shading=smooth)
     else:
         plotter.add_mesh(mesh.polydata, color="#b8c4d6", smooth_shading=smooth)
-    plotter.view_isometric()
+    # glTF is Y-up with the image facing +Z: look at the front, turned a little to show depth.
+    plotter.view_xy()
+    plotter.camera.azimuth(30)
+    plotter.camera.elevation(15)
     return plotter
 
 

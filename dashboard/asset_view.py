@@ -1,0 +1,106 @@
+"""One generated asset: the 3D preview, downloads in every format, its URL and quality figures."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from dashboard import viewer
+from dashboard.errors import explain
+from dashboard.formatting import count, file_size, seconds, when
+from ray_jobs.client import StudioClient
+from ray_jobs.generators.export import FORMATS
+from storage.catalog import AssetVersion, Manifest
+
+FORMAT_LABELS = {"glb": "GLB (textured)", "obj": "OBJ + texture (zip)", "ply": "PLY (vertex colours)",
+                 "stl": "STL (geometry only)"}
+
+
+def show_asset(client: StudioClient, manifest: Manifest, *, version: int | None = None,
+               preferred_format: str = "glb", key: str = "asset") -> None:
+    chosen = manifest.version(version) if version else manifest.latest_version
+    glb = chosen.files["glb"]
+    preview_column, facts_column = st.columns([3, 2], gap="medium")
+    with preview_column:
+        try:
+            shown = viewer.show_preview(glb.key, lambda: client.catalog.read(glb.key))
+            if shown.shown_faces < shown.source_faces:
+                st.caption(f"Preview simplified to {count(shown.shown_faces)} of {count(shown.source_faces)} "
+                           "faces; downloads keep every face.")
+            else:
+                st.caption("Drag to orbit, scroll to zoom.")
+        except Exception as error:  # a broken preview must not hide the downloads
+            st.warning(f"The 3D preview could not be shown: {explain(error)}")
+    with facts_column:
+        show_downloads(client, manifest, chosen, preferred_format=preferred_format, key=key)
+        show_link(client, glb.key)
+        show_quality(chosen)
+
+
+def show_downloads(client: StudioClient, manifest: Manifest, chosen: AssetVersion, *,
+                   preferred_format: str, key: str) -> None:
+    st.markdown("**Download**")
+    ordered = [preferred_format] + [fmt for fmt in FORMATS if fmt != preferred_format]
+    columns = st.columns(len(ordered))
+    stem = _file_stem(manifest.name)
+    for column, fmt in zip(columns, ordered):
+        stored = chosen.files.get(fmt)
+        extension = "zip" if fmt == "obj" else fmt
+        with column:
+            st.download_button(
+                fmt.upper(),
+                help=f"Download as {FORMAT_LABELS.get(fmt, fmt.upper())}",
+                # Deferred: bytes are read (or converted from the GLB) only when clicked.
+                data=_reader(client, stored.key) if stored else _converter(client, manifest, fmt, chosen.version),
+                file_name=f"{stem}.{extension}",
+                mime=stored.content_type if stored else None,
+                type="primary" if fmt == preferred_format else "secondary",
+                key=f"{key}-download-{fmt}-v{chosen.version}",
+                on_click="ignore",
+                width="stretch",
+            )
+
+
+def show_link(client: StudioClient, glb_key: str) -> None:
+    settings = client.storage_settings
+    try:
+        url = client.catalog.url(glb_key, expires_s=settings.url_expiry_s)
+    except Exception as error:
+        st.warning(f"No link for this file: {explain(error)}")
+        return
+    if settings.use_s3:
+        expires = when(time.time() + settings.url_expiry_s)
+        st.markdown("**Presigned download link (GLB)**")
+        st.code(url, language=None, wrap_lines=True)
+        st.caption(f"Valid for {seconds(settings.url_expiry_s)} (until {expires}); anyone with the link can download.")
+    else:
+        st.caption(f"Stored at `{url.removeprefix('file://')}`")
+
+
+def show_quality(chosen: AssetVersion) -> None:
+    quality = chosen.quality or {}
+    st.markdown("**Quality**")
+    faces, watertight, iou = st.columns(3)
+    faces.metric("Faces", count(quality.get("faces")))
+    watertight.metric("Watertight", {True: "yes", False: "no"}.get(quality.get("watertight"), "–"))
+    iou.metric("Silhouette IoU", f"{quality['iou']:.3f}" if isinstance(quality.get("iou"), (int, float)) else "–")
+    total = sum(chosen.timings.values()) if chosen.timings else None
+    st.caption(f"Version {chosen.version} · made {when(chosen.created_at)} · "
+               f"{file_size(sum(f.size for f in chosen.files.values()))} · {seconds(total)} to generate")
+    if chosen.timings:
+        with st.expander("Timings per step"):
+            st.table({"step": list(chosen.timings), "time": [seconds(v) for v in chosen.timings.values()]})
+
+
+def _reader(client: StudioClient, key: str):
+    return lambda: client.catalog.read(key)
+
+
+def _converter(client: StudioClient, manifest: Manifest, fmt: str, version: int):
+    return lambda: client.export_format(manifest, fmt, version)
+
+
+def _file_stem(name: str) -> str:
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in stem) or "model"

@@ -1,0 +1,125 @@
+"""Generate page: pick images, choose settings, press "Generate 3D Model", watch, preview, download."""
+
+import streamlit as st
+
+from dashboard import generation
+from dashboard.asset_view import FORMAT_LABELS, show_asset
+from dashboard.errors import explain
+from dashboard.progress_view import show_progress
+from dashboard.state import client_or_banner, connect_cluster, small_object, store_label
+from ray_jobs.generators.export import FORMATS
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tiff"]
+RESOLUTIONS = [256, 384, 512, 768, 1024]
+STORE_PICKS_PER_PAGE = 12
+DONE_MESSAGE = "✅ 3D generation completed successfully!"
+
+st.title("Generate a 3D model")
+st.caption("Each image becomes a textured 3D model (GLB) stored next to it. A model already made from the "
+           "same image with the same settings is shown at once instead of being made again.")
+
+client = client_or_banner()
+if client is None:
+    st.stop()
+runs: list[generation.Run] = st.session_state.setdefault("generate_runs", [])
+busy = any(run.active for run in runs)
+
+
+def store_picker() -> list[generation.SourceInput]:
+    search = st.text_input("Search source images by name", key="pick_search", placeholder="e.g. chair")
+    try:
+        images, _ = client.catalog.list_source_images(limit=STORE_PICKS_PER_PAGE, name_contains=search or None)
+    except Exception as error:
+        st.error(f"Could not list the store's images. {explain(error)}")
+        return []
+    if not images:
+        st.info("No source images in the store yet (images/uploaded/, images/generated/). Upload one instead.")
+        return []
+    picked = []
+    for column, image in zip(st.columns(4) * 3, images):
+        with column:
+            st.image(small_object(client, image.key), width="stretch")
+            if st.checkbox(image.name, key=f"pick-{image.key}"):
+                picked.append(generation.SourceInput(image.name, small_object(client, image.key), image.key))
+    return picked
+
+
+sources_column, settings_column = st.columns([2, 1], gap="large")
+with sources_column:
+    upload_tab, store_tab = st.tabs(["Upload images", "Pick from the store"])
+    with upload_tab:
+        uploads = st.file_uploader("Product or concept images (one object each, plain background works best)",
+                                   type=IMAGE_TYPES, accept_multiple_files=True, key="uploads")
+    with store_tab:
+        picked = store_picker()
+with settings_column:
+    defaults = client.identity_settings()
+    output_format = st.selectbox("Output format", FORMATS, format_func=lambda fmt: FORMAT_LABELS[fmt])
+    resolution = st.select_slider("Resolution", RESOLUTIONS, value=defaults.get("resolution", 512),
+                                  help="Higher gives finer detail and takes longer.")
+    target_faces = st.number_input("Target faces", min_value=1_000, max_value=2_000_000, step=1_000,
+                                   value=int(defaults.get("target_faces", 20_000)))
+    generate = st.button("Generate 3D Model", type="primary", disabled=busy, width="stretch")
+
+inputs = [generation.SourceInput(upload.name, upload.getvalue()) for upload in uploads or []] + picked
+if generate:
+    if not inputs:
+        st.warning("Upload an image or pick one from the store first.")
+    else:
+        settings = client.identity_settings(resolution=resolution, target_faces=target_faces)
+        runs = generation.check_all(client, inputs, settings)
+        st.session_state.generate_runs = runs
+        if any(run.state == "submitting" for run in runs):
+            with st.status("Sending the new images to the cluster…", expanded=True) as submitting:
+                generation.submit_missing(client, runs, inputs, settings, lambda: connect_cluster(client),
+                                          on_event=lambda run, event: submitting.write(f"{run.name}: {event.message}"))
+                submitting.update(label="Sent to the cluster", state="complete", expanded=False)
+
+
+def finished_view(run: generation.Run) -> None:
+    if run.state == "exists":
+        st.success(f"✅ 3D model already exists in {store_label(client.storage_settings)}!  \n"
+                   f"**{run.name}** was made before with these settings.")
+    elif run.state == "done":
+        st.success(f"{DONE_MESSAGE}  \n**{run.name}** is stored and ready to download.")
+    elif run.state == "cancelled":
+        st.warning(f"Generation of **{run.name}** was cancelled. Press Generate 3D Model to start it again.")
+    else:
+        st.error(f"**Generation failed for {run.name}.** {run.error}")
+
+
+def live_progress() -> None:
+    for run in st.session_state.generate_runs:
+        if run.active and run.job_id:
+            generation.refresh(client, run)
+    for index, run in enumerate(st.session_state.generate_runs):
+        if not run.active:
+            continue
+        with st.container(border=True):
+            show_progress(run.name, run.state, run.percent, run.stage, run.message, run.events,
+                          started_at=run.started_at)
+            if run.job_id and st.button("Cancel", key=f"cancel-{run.job_id}-{index}"):
+                generation.cancel(client, run)
+    if not any(run.active for run in st.session_state.generate_runs):
+        st.rerun()  # everything finished: draw the results outside this fragment
+
+
+runs = st.session_state.generate_runs
+if runs:
+    st.subheader("Results")
+    if any(run.active for run in runs):
+        # Poll the jobs' actor state twice a second; only this part of the page reruns.
+        st.fragment(live_progress, run_every=0.5)()
+    for run in runs:
+        if not run.active:
+            with st.container(border=True):
+                finished_view(run)
+                if run.events:
+                    show_progress(run.name, run.state, run.percent, run.stage, run.message, run.events)
+    ready = [run for run in runs if run.manifest is not None]
+    if ready:
+        chosen = ready[0]
+        if len(ready) > 1:
+            chosen = st.selectbox("Show model", ready, format_func=lambda run: run.name)
+        st.markdown(f"#### {chosen.name}")
+        show_asset(client, chosen.manifest, preferred_format=output_format, key=f"generate-{chosen.asset_id}")

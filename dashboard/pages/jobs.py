@@ -1,0 +1,102 @@
+"""Jobs page: what the cluster offers and what it is doing, live; cancel a job, read its error."""
+
+import streamlit as st
+
+from dashboard.errors import explain
+from dashboard.formatting import seconds, when
+from dashboard.state import client_or_banner, cluster_started, connect_cluster, describe_ray_address
+
+REFRESH_S = 2.0
+
+st.title("Jobs")
+client = client_or_banner()
+if client is None:
+    st.stop()
+st.caption(f"Cluster: {describe_ray_address(client.ray_address)} · refreshes every {REFRESH_S:g} s")
+
+
+def cluster_section() -> bool:
+    try:
+        connect_cluster(client)
+        status = client.cluster_status()
+    except Exception as error:
+        st.error(f"**The Ray cluster is not reachable.** {explain(error)}", icon="🚫")
+        return False
+    nodes, cpus, gpus, workers = st.columns(4)
+    nodes.metric("Nodes", len(status.nodes))
+    cpus.metric("CPUs free / total", f"{status.cpus_free:g} / {status.cpus_total:g}")
+    gpus.metric("GPUs free / total", f"{status.gpus_free:g} / {status.gpus_total:g}")
+    workers.metric("Generation workers", status.workers)
+    st.caption("GPU types: " + (", ".join(status.gpu_names) if status.gpu_names else
+                                "none (jobs run on CPU, slower)" if not status.gpus_total else "not reported"))
+    with st.expander(f"Nodes ({len(status.nodes)})"):
+        st.dataframe([{"address": node.get("address"), "head": node.get("head"), "CPUs": node.get("cpus"),
+                       "GPUs": node.get("gpus"), "GPU type": ", ".join(node.get("gpu_names") or [])}
+                      for node in status.nodes], hide_index=True, width="stretch")
+    return True
+
+
+def jobs_section() -> None:
+    st.subheader("Generation jobs")
+    try:
+        jobs = client.jobs()
+    except Exception as error:
+        st.error(f"Could not read the job list. {explain(error)}")
+        return
+    if not jobs:
+        st.info("No generation jobs on this cluster yet. Start one on the Generate page.")
+        return
+    st.dataframe(
+        [{"name": job.name, "state": job.state, "progress": job.percent / 100.0, "stage": job.stage,
+          "message": job.message, "created": when(job.created_at),
+          "took": seconds((job.finished_at or 0) - job.started_at) if job.finished_at and job.started_at else "–",
+          "worker": job.worker or "–", "job id": job.job_id} for job in jobs],
+        column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
+                                                                   format="percent")},
+        hide_index=True, width="stretch",
+    )
+    active = [job for job in jobs if job.state in ("queued", "running")]
+    if active:
+        pick, act = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = pick.selectbox("Running or queued job", active, format_func=lambda job: f"{job.name} ({job.job_id})")
+        if act.button("Cancel job", width="stretch"):
+            try:
+                stopped = client.cancel(chosen.job_id)
+                st.toast("Cancel requested." if stopped else "The job had already finished.")
+            except Exception as error:
+                st.error(f"Could not cancel it. {explain(error)}")
+    for job in (job for job in jobs if job.state == "failed"):
+        with st.expander(f"❌ {job.name} failed ({when(job.finished_at)})"):
+            st.code(job.error or job.message or "no error text", language=None, wrap_lines=True)
+
+
+def ray_jobs_section() -> None:
+    st.subheader("Ray Jobs (batches submitted from the command line)")
+    try:
+        ray_jobs = client.ray_jobs()
+    except Exception as error:
+        st.caption(f"The Ray Jobs API is not available: {explain(error)}")
+        return
+    if not ray_jobs:
+        st.caption("None yet: `python -m ray_jobs submit-batch PREFIX` submits one.")
+        return
+    st.dataframe([{"id": job["job_id"], "state": job["state"], "entrypoint": job["entrypoint"],
+                   "started": when(job["created_at"]), "message": job["message"]} for job in ray_jobs],
+                 hide_index=True, width="stretch")
+
+
+@st.fragment(run_every=REFRESH_S)
+def live() -> None:
+    if cluster_section():
+        jobs_section()
+        ray_jobs_section()
+
+
+if client.ray_address or cluster_started() or st.session_state.get("cluster_wanted"):
+    live()
+else:
+    st.info("The local Ray cluster starts the first time something needs it: a generation, or this button. "
+            "Its jobs then appear here.")
+    if st.button("Start the local Ray cluster", type="primary"):
+        st.session_state.cluster_wanted = True
+        st.rerun()

@@ -1,0 +1,115 @@
+"""The dashboard's long-lived objects and the banners shown when they cannot be made.
+
+One StudioClient per (storage settings, Ray address), kept by `st.cache_resource` across reruns
+and sessions. Making a client touches neither the store nor Ray: a local Ray starts only when a
+page first needs the cluster (a generation, the Jobs page), never at import.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import Future
+
+import streamlit as st
+
+from ray_jobs.client import StudioClient
+from storage.errors import SettingsError
+from storage.settings import StorageSettings
+
+
+def storage_settings() -> StorageSettings:
+    """Read on every run (cheap), so a changed environment shows up without a restart."""
+    return StorageSettings.from_env()
+
+
+def ray_address() -> str | None:
+    address = os.environ.get("RAY_ADDRESS", "").strip()
+    return address or None
+
+
+def describe_ray_address(address: str | None) -> str:
+    return address or "local Ray on this machine (started on first need)"
+
+
+@st.cache_resource(show_spinner=False)
+def _client_for(settings: StorageSettings, address: str | None) -> StudioClient:
+    return StudioClient(storage_settings=settings, ray_address=address)
+
+
+def studio_client() -> StudioClient:
+    """The shared client; raises SettingsError when the environment is misconfigured."""
+    return _client_for(storage_settings(), ray_address())
+
+
+def client_or_banner() -> StudioClient | None:
+    """The client, or None after showing a banner that says which setting to fix."""
+    try:
+        return studio_client()
+    except SettingsError as error:
+        st.error(f"**The storage settings are invalid.** {error}  \nSee the Settings page.", icon="🚫")
+        return None
+
+
+def connect_cluster(client: StudioClient) -> None:
+    """Reach Ray from a thread that lives as long as the dashboard.
+
+    Ray starts a local cluster's processes with PR_SET_PDEATHSIG, which fires when the *thread*
+    that started them exits. Streamlit runs each script run in a short-lived thread, so a local Ray
+    started there would be killed at the end of the run; this keeper thread never ends.
+    """
+    if cluster_started():
+        client.connect()
+        return
+    with _keeper_lock:
+        if cluster_started():
+            client.connect()
+            return
+        connected: Future = Future()
+
+        def keep_ray_alive() -> None:
+            try:
+                client.connect()
+            except BaseException as error:  # handed to the caller, which shows it
+                connected.set_exception(error)
+                return
+            connected.set_result(None)
+            threading.Event().wait()
+
+        threading.Thread(target=keep_ray_alive, name="ray-keeper", daemon=True).start()
+        connected.result()
+
+
+_keeper_lock = threading.Lock()
+
+
+def cluster_started() -> bool:
+    """Whether this process already reached Ray (so showing the cluster starts nothing new)."""
+    import ray
+
+    return ray.is_initialized()
+
+
+def store_label(settings: StorageSettings) -> str:
+    """Where the wording of user messages says assets live."""
+    return "S3" if settings.use_s3 else "the asset store"
+
+
+def sidebar_summary() -> None:
+    with st.sidebar:
+        try:
+            settings = storage_settings()
+            where = f"S3 bucket `{settings.bucket}`" if settings.use_s3 else f"local folder `{settings.local_dir}`"
+        except SettingsError:
+            where = "invalid settings (see Settings)"
+        st.caption(f"**Store:** {where}  \n**Cluster:** {describe_ray_address(ray_address())}")
+
+
+def small_object(client: StudioClient, key: str) -> bytes:
+    """Bytes of a thumbnail or source image, cached: stored keys never change their content."""
+    return _small_object(client.catalog.store.describe(), key, client)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _small_object(store_id: str, key: str, _client: StudioClient) -> bytes:
+    return _client.catalog.read(key)

@@ -1,0 +1,114 @@
+"""Real-browser helpers: a `streamlit run` of the dashboard on loopback, and Chromium with the
+network cut off at everything but 127.0.0.1 (the preview must work offline)."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+    # WebGL without a GPU: ANGLE on SwiftShader.
+    "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+]
+LOCAL_PREFIXES = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str], log_path: Path, *, port: int | None = None, startup_s: float = 60):
+    """Start `streamlit run dashboard/app.py` on 127.0.0.1; yields its base URL and the process."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
+               "--server.address=127.0.0.1", f"--server.port={port}", "--server.headless=true",
+               "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + startup_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {process.returncode}: {log_path.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not listen on {port} within {startup_s} s")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def offline_browser(playwright, *, viewport=(1400, 1000)):
+    """Chromium whose every request to a host other than 127.0.0.1 is aborted (and recorded)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
+    context.blocked = []
+
+    def only_loopback(route):
+        url = route.request.url
+        if url.startswith(LOCAL_PREFIXES):
+            route.continue_()
+        else:
+            context.blocked.append(url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    try:
+        yield context
+    finally:
+        context.close()
+        browser.close()
+
+
+def preview_frame(page, timeout_ms: float = 60_000):
+    """The iframe that holds the 3D preview (the one whose document loads vtk.js)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            if frame != page.main_frame and frame.locator("canvas").count() > 0:
+                return frame
+        page.wait_for_timeout(100)
+    raise AssertionError("no preview frame with a canvas appeared")
+
+
+def canvas_pixels(frame, timeout_ms: float = 30_000) -> dict:
+    """Whether the preview's canvas is WebGL, and how many distinct colours its screenshot holds."""
+    from PIL import Image
+
+    canvas = frame.locator("canvas").first
+    canvas.wait_for(state="visible", timeout=timeout_ms)
+    is_webgl = canvas.evaluate(
+        "c => !!(c.getContext('webgl2') || c.getContext('webgl') || c.getContext('experimental-webgl'))")
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        image = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
+        colours = image.getcolors(maxcolors=1 << 20) or []
+        background = max(colours)[1] if colours else None
+        painted = sum(n for n, colour in colours if colour != background)
+        if painted > 500 or time.monotonic() > deadline:
+            return {"webgl": is_webgl, "colours": len(colours), "painted_pixels": painted,
+                    "size": image.size}
+        time.sleep(0.25)
