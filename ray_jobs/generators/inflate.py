@@ -145,7 +145,6 @@ class Geometry:
 
 def build_geometry(mask: np.ndarray, settings: Mapping[str, Any], device: str) -> Geometry:
     import torch
-    import torch.nn.functional as F
 
     from ray_jobs.generators import poisson
     from ray_jobs.generators.mesh_build import build_closed_mesh
@@ -154,10 +153,7 @@ def build_geometry(mask: np.ndarray, settings: Mapping[str, Any], device: str) -
     # margin: the outermost grid rows must lie outside the (blurred) mask
     crop = Crop(mask, margin=step + 3, multiple=poisson.pad_multiple)
     window = torch.from_numpy(crop.cut(mask).astype(np.float32)).to(device)
-    # a 1-2-1 blur with integer weights: exact in float32 on every device, so CPU and
-    # CUDA agree on which grid points are inside
-    kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], device=device) / 16.0
-    level = F.conv2d(window.view(1, 1, *crop.shape), kernel.view(1, 1, 3, 3), padding=1).view(crop.shape)
+    level = _blur_121(window)
     inside = (level >= 0.5).to(torch.float32)
     squared = poisson.solve_inflation(inside)
     height = torch.sqrt(squared.clamp_min(MIN_HEIGHT_SQUARED)) * inside
@@ -165,6 +161,19 @@ def build_geometry(mask: np.ndarray, settings: Mapping[str, Any], device: str) -
     if window.is_cuda:
         torch.cuda.synchronize(window.device)  # so the step's time includes its kernels
     return Geometry(surface, crop, window)
+
+
+def _blur_121(mask):
+    """The mask blurred by a 1-2-1 kernel in each direction (weights /16), by shifted adds.
+
+    Sums of a few small integers are exact in float32 on every device (a convolution may
+    use Winograd or TF32 on a GPU), so CPU and CUDA agree on which grid points are inside.
+    """
+    import torch.nn.functional as F
+
+    padded = F.pad(mask.view(1, 1, *mask.shape), (1, 1, 1, 1)).view(mask.shape[0] + 2, mask.shape[1] + 2)
+    rows = padded[:-2] + 2 * padded[1:-1] + padded[2:]
+    return (rows[:, :-2] + 2 * rows[:, 1:-1] + rows[:, 2:]) / 16.0
 
 
 def textured_mesh(geometry: Geometry, rgb: np.ndarray):
