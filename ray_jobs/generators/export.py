@@ -42,13 +42,14 @@ def _glb(mesh: trimesh.Trimesh) -> bytes:
 
 def _obj_zip(mesh: trimesh.Trimesh) -> bytes:
     text, files = trimesh.exchange.obj.export_obj(
-        mesh, include_normals=True, include_texture=True, return_texture=True, mtl_name="model.mtl"
+        mesh, include_normals=True, include_texture=True, return_texture=True, mtl_name="model.mtl", digits=6
     )
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    # fast deflate for the text; the PNG texture is compressed already
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("model.obj", text)
         for name, content in files.items():
-            archive.writestr(name, content)
+            archive.writestr(name, content, compress_type=zipfile.ZIP_STORED if name.endswith(".png") else None)
     return buffer.getvalue()
 
 
