@@ -31,6 +31,7 @@ SETTING_RANGES = {
 MIN_HEIGHT_SQUARED = 0.25
 ROUGHNESS = 0.9
 CPU_THREADS = 1
+EDGE_TEXEL_WEIGHT = 0.1
 
 
 def resolve_device(device: str | None) -> str:
@@ -140,7 +141,7 @@ def grid_step(area: int, target_faces: int) -> int:
 class Geometry:
     surface: Any  # mesh_build.SurfaceMesh, in the crop's pixel frame
     crop: Crop
-    window_mask: Any  # torch HxW float: the object mask inside the crop
+    texel_weight: Any  # torch HxW float: how much each texel's own colour counts (0 = background)
 
 
 def build_geometry(mask: np.ndarray, settings: Mapping[str, Any], device: str) -> Geometry:
@@ -160,7 +161,10 @@ def build_geometry(mask: np.ndarray, settings: Mapping[str, Any], device: str) -
     surface = build_closed_mesh(level, height, step, settings["thickness"])
     if window.is_cuda:
         torch.cuda.synchronize(window.device)  # so the step's time includes its kernels
-    return Geometry(surface, crop, window)
+    # edge pixels often carry blended background colour: they count little, their
+    # fully surrounded neighbours fully, so the rim takes its colour from inside
+    texel_weight = window * (EDGE_TEXEL_WEIGHT + (1.0 - EDGE_TEXEL_WEIGHT) * (level == 1.0).to(torch.float32))
+    return Geometry(surface, crop, texel_weight)
 
 
 def _blur_121(mask):
@@ -184,10 +188,10 @@ def textured_mesh(geometry: Geometry, rgb: np.ndarray):
 
     from ray_jobs.generators.texture import fill_background
 
-    surface, crop, window_mask = geometry.surface, geometry.crop, geometry.window_mask
-    window = torch.from_numpy(crop.cut(rgb)).to(window_mask.device).permute(2, 0, 1).to(torch.float32)
+    surface, crop, texel_weight = geometry.surface, geometry.crop, geometry.texel_weight
+    window = torch.from_numpy(crop.cut(rgb)).to(texel_weight.device).permute(2, 0, 1).to(torch.float32)
     # texels outside the object get its colours diffused outward (no background on the rim)
-    filled = fill_background(window, window_mask)
+    filled = fill_background(window, texel_weight)
     texture = filled.clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
     pixel_xy = surface.pixel_xy.cpu().numpy().astype(np.float64)
