@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from ray_jobs.connection import ClusterUnreachable, enable_token_auth_if_availab
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
 RAY_JOB_PREFIX = "raysubmit_"
+AGENT_WAIT_S = 60.0
 # Not shipped with the job: environments, stores, caches, browser tests.
 WORKING_DIR_EXCLUDES = [".venv", ".git", "local_store", "node_modules", "**/__pycache__", "*.glb",
                         ".pytest_cache", "tests/js"]
@@ -73,14 +75,23 @@ def submit_batch(prefix: str, *, address: str | None = None, extra_args: list[st
     entrypoint = " ".join(["python -m ray_jobs batch", shlex.quote(prefix), "--json", *map(shlex.quote, extra_args or [])])
     env = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
     runtime_env = {"working_dir": str(REPO_ROOT), "excludes": WORKING_DIR_EXCLUDES, "env_vars": env}
-    return jobs_client(address).submit_job(entrypoint=entrypoint, runtime_env=runtime_env,
-                                           metadata={"asset_studio": "batch", "prefix": prefix})
+    client = jobs_client(address)
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            return client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env,
+                                     metadata={"asset_studio": "batch", "prefix": prefix})
+        except RuntimeError as error:
+            # A cluster that just started has no job agent for a few seconds: wait for it.
+            if "No available agent" not in str(error) or time.monotonic() > deadline:
+                raise ClusterUnreachable(f"The Ray Jobs API refused the batch: {str(error).splitlines()[0]}") from None
+            time.sleep(1.0)
 
 
 def _as_dict(info: Any) -> dict[str, Any]:
     status = getattr(info.status, "value", str(info.status))
     return {
-        "job_id": info.submission_id or info.job_id,
+        "job_id": info.submission_id,
         "kind": "ray-job",
         "state": status.lower(),
         "entrypoint": info.entrypoint,
@@ -92,7 +103,7 @@ def _as_dict(info: Any) -> dict[str, Any]:
 
 
 def list_ray_jobs(address: str | None = None) -> list[dict[str, Any]]:
-    infos = jobs_client(address).list_jobs()
+    infos = [info for info in jobs_client(address).list_jobs() if info.submission_id]  # not plain drivers
     return sorted((_as_dict(info) for info in infos), key=lambda job: job["created_at"], reverse=True)
 
 

@@ -16,8 +16,9 @@ def run(args) -> int:
     from ray_jobs import doctor
 
     lines = doctor.storage_checks()
-    cluster_checks = getattr(doctor, "cluster_checks", None)
-    if cluster_checks is not None and not args.storage_only:
+    if not args.storage_only:
+        from ray_jobs.cluster_doctor import cluster_checks
+
         lines += cluster_checks()
     for line in lines:
         print(json.dumps(line.to_dict(), ensure_ascii=False) if args.json else line.render(), flush=True)

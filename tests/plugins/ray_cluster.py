@@ -11,7 +11,7 @@ never an existing one, stopped at the end). Fixtures:
 from __future__ import annotations
 
 import os
-import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +37,6 @@ class RayTestCluster:
         return env
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def ray_cluster():
     import ray
@@ -51,13 +45,17 @@ def ray_cluster():
 
     if ray.is_initialized():
         pytest.fail("Ray was already initialised before the shared test cluster started")
+    # Ray Jobs run `python -m ray_jobs ...` as on a cluster node, so `python` must be this
+    # interpreter for the processes the cluster starts.
+    venv_bin = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != venv_bin:
+        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
     context = ray.init(
         address="local",
         num_cpus=NUM_CPUS,
         object_store_memory=OBJECT_STORE_BYTES,
         include_dashboard=True,  # the Jobs API (submit-batch, jobs, logs) lives in the dashboard
-        dashboard_host="127.0.0.1",
-        dashboard_port=_free_port(),
+        dashboard_host="127.0.0.1",  # default port 8265, or the next free one: Ray retries only from its default
         namespace=NAMESPACE,
         log_to_driver=False,
         configure_logging=False,

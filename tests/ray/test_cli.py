@@ -1,0 +1,129 @@
+"""The CLI as a user runs it: subprocesses against the shared cluster, JSON lines on stdout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.ray.images import object_png
+
+pytestmark = pytest.mark.ray
+
+QUICK = ["--resolution", "128"]
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ray_jobs", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=Path(__file__).resolve().parents[2])
+
+
+def json_lines(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def test_generate_json_lines_in_order(studio_client, studio_env, tmp_path):
+    existing, fresh = tmp_path / "existing.png", tmp_path / "fresh.png"
+    existing.write_bytes(object_png(20))
+    fresh.write_bytes(object_png(21))
+    done = studio_client.submit(existing.read_bytes(), "existing.png", {"resolution": 128})
+    assert studio_client.wait(done.job_id).state == "done"
+
+    run = cli(studio_env, "generate", str(existing), str(fresh), str(tmp_path / "missing.png"), "--json", *QUICK)
+    lines = json_lines(run.stdout)
+    assert [line["image"] for line in lines] == [str(existing), str(fresh), str(tmp_path / "missing.png")]
+    assert [line["status"] for line in lines] == ["exists", "generated", "failed"], run.stderr
+    assert run.returncode == 1  # one image failed
+    for line in lines[:2]:
+        assert set(line) == {"image", "status", "asset_id", "key", "url", "seconds", "error"}
+        assert line["key"].endswith("model.glb") and line["error"] is None
+        assert Path(line["url"].removeprefix("file://")).read_bytes()[:4] == b"glTF"
+        assert line["seconds"] > 0
+    assert "Check the path" in lines[2]["error"]
+    assert "%" in run.stderr  # human progress went to stderr
+
+
+def test_generate_other_format_is_stored(studio_env, tmp_path):
+    image = tmp_path / "shape.png"
+    image.write_bytes(object_png(22))
+    run = cli(studio_env, "generate", str(image), "--format", "obj", "--json", *QUICK)
+    [line] = json_lines(run.stdout)
+    assert run.returncode == 0, run.stderr
+    assert line["status"] == "generated" and line["key"].endswith("model_obj.zip")
+
+
+def test_existing_asset_needs_no_cluster_and_bad_address_fails_fast(studio_client, studio_env, tmp_path):
+    known, unknown = tmp_path / "known.png", tmp_path / "unknown.png"
+    known.write_bytes(object_png(23))
+    unknown.write_bytes(object_png(24))
+    done = studio_client.submit(known.read_bytes(), "known.png", {"resolution": 128})
+    assert studio_client.wait(done.job_id).state == "done"
+    offline = {**studio_env, "RAY_ADDRESS": "127.0.0.1:9"}  # nothing listens there
+
+    answered = cli(offline, "generate", str(known), "--json", *QUICK)
+    assert answered.returncode == 0 and json_lines(answered.stdout)[0]["status"] == "exists"
+
+    started = time.monotonic()
+    refused = cli(offline, "generate", str(unknown), "--json", *QUICK, timeout=60)
+    [line] = json_lines(refused.stdout)
+    assert refused.returncode == 1 and line["status"] == "failed"
+    assert "RAY_ADDRESS" in line["error"] and "127.0.0.1:9" in line["error"]
+    assert line["seconds"] < 5 and time.monotonic() - started < 30
+
+
+def test_batch_skips_existing_and_rerun_does_nothing_new(studio_client, studio_env):
+    for variant in (30, 31, 32):
+        studio_client.catalog.save_source_image(object_png(variant), f"batch-{variant}.png")
+    prefix = "images/uploaded/"
+
+    first = cli(studio_env, "batch", prefix, "--json", *QUICK)
+    assert first.returncode == 0, first.stderr
+    *lines, summary = json_lines(first.stdout)
+    assert sorted(line["status"] for line in lines) == ["generated"] * 3
+    assert summary["summary"]["generated"] == 3 and summary["summary"]["images"] == 3
+
+    again = cli(studio_env, "batch", prefix, "--json", *QUICK)
+    *lines, summary = json_lines(again.stdout)
+    assert [line["status"] for line in lines] == ["exists"] * 3
+    assert summary["summary"]["generated"] == 0 and summary["summary"]["exists"] == 3
+
+
+def test_job_commands_for_generation_jobs(studio_client, studio_env):
+    submission = studio_client.submit(object_png(40), "watched.png", {"resolution": 128})
+    studio_client.wait(submission.job_id)
+
+    status = cli(studio_env, "status", submission.job_id, "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["state"] == "done"
+    logs = cli(studio_env, "logs", submission.job_id)
+    assert " 20.0% submitted" in logs.stdout and "100.0% done" in logs.stdout
+    listed = cli(studio_env, "jobs", "--json")
+    assert submission.job_id in {row["job_id"] for row in json_lines(listed.stdout)}
+    cancel = cli(studio_env, "cancel", submission.job_id)
+    assert cancel.returncode == 1 and "not cancelled" in cancel.stdout
+    unknown = cli(studio_env, "status", "gen-000000000000")
+    assert unknown.returncode == 1 and "no generation job" in unknown.stderr
+
+
+def test_submit_batch_runs_as_a_ray_job(studio_client, studio_env, ray_cluster):
+    studio_client.catalog.save_source_image(object_png(50), "remote-batch.png")
+    submitted = cli(studio_env, "submit-batch", "images/uploaded/", "--address", ray_cluster.dashboard_url)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip()
+    assert job_id.startswith("raysubmit_")
+
+    deadline = time.monotonic() + 240
+    while True:
+        state = json.loads(cli(studio_env, "status", job_id, "--json").stdout)["state"]
+        if state in ("succeeded", "failed", "stopped") or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    logs = cli(studio_env, "logs", job_id).stdout
+    assert state == "succeeded", logs
+    summary = json.loads(logs.strip().splitlines()[-1])["summary"]
+    assert summary["generated"] == 1
+    assert job_id in {row["job_id"] for row in json_lines(cli(studio_env, "jobs", "--json").stdout)}

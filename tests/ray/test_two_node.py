@@ -1,0 +1,131 @@
+"""The GPU path on a machine without a GPU: a head with no GPUs plus a second `ray start` node
+that declares one logical GPU. Workers ask for num_gpus=1 and must land on that node, and the
+15% stage must report the GPU. (The generator itself runs on CPU there: no CUDA device exists;
+what is tested is the scheduling path.) The cluster also uses its own token, given to the
+client only through RAY_AUTH_TOKEN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.ray.images import object_png
+
+pytestmark = pytest.mark.ray
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT_SCRIPT = """
+import json, sys, time
+from ray_jobs.client import StudioClient
+client = StudioClient()
+deadline = time.monotonic() + 90
+while client.cluster_status().gpus_total < 1 and time.monotonic() < deadline:
+    time.sleep(1)  # the GPU node is still joining
+events = []
+image = open(sys.argv[1], "rb").read()
+submission = client.submit(image, "gpu.png", {"resolution": 128}, on_progress=events.append)
+status = client.wait(submission.job_id, on_progress=events.append, known_events=len(events))
+cluster = client.cluster_status()
+print(json.dumps({
+    "state": status.state, "error": status.error, "worker": status.worker,
+    "events": [[event.percent, event.stage, event.message] for event in events],
+    "pool": client.worker_pool(), "nodes": cluster.nodes, "gpus_total": cluster.gpus_total,
+}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"the head node did not open port {port}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop one `ray start --block` we started, with every process of its own session."""
+    if process.poll() is not None:
+        return
+    for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def two_node_cluster():
+    temp_dir = tempfile.mkdtemp(prefix="rt2n", dir="/tmp")  # short: Ray's socket paths must stay short
+    port = _free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    started: list[subprocess.Popen] = []
+    logs = open(Path(temp_dir) / "ray_start.log", "w")
+    try:
+        started.append(subprocess.Popen(
+            [ray_cli, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+             "--num-cpus=1", "--num-gpus=0", "--include-dashboard=false", f"--temp-dir={temp_dir}"],
+            env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True))
+        _wait_for_port(port, 90)
+        started.append(subprocess.Popen(
+            [ray_cli, "start", "--block", f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1",
+             "--num-cpus=1", "--num-gpus=1"],
+            env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True))
+        yield {"address": f"127.0.0.1:{port}", "env": env, "temp_dir": temp_dir}
+    finally:
+        for process in reversed(started):
+            _stop(process)
+        logs.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_gpu_workers_land_on_the_gpu_node(two_node_cluster, tmp_path):
+    image = tmp_path / "gpu.png"
+    image.write_bytes(object_png(60))
+    env = {**two_node_cluster["env"], "RAY_ADDRESS": two_node_cluster["address"],
+           "LOCAL_STORAGE_DIR": str(tmp_path / "store"), "PYTHONPATH": str(ROOT)}
+    env.pop("RAY_AUTH_MODE")  # the client must turn token mode on by itself, having found RAY_AUTH_TOKEN
+    run = subprocess.run([sys.executable, "-c", CLIENT_SCRIPT, str(image)], env=env, capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    answer = json.loads(run.stdout.strip().splitlines()[-1])
+
+    assert answer["state"] == "done", answer["error"]
+    assert len(answer["nodes"]) == 2
+    gpu_node = next(node for node in answer["nodes"] if node["gpus"] == 1)
+    head = next(node for node in answer["nodes"] if node["head"])
+    assert head["gpus"] == 0 and gpu_node["node_id"] != head["node_id"]
+    assert answer["pool"] and all(worker["node_id"] == gpu_node["node_id"] for worker in answer["pool"])
+    assert all(worker["num_gpus"] == 1 and worker["gpu_ids"] for worker in answer["pool"])
+    gpu_stage = [message for percent, stage, message in answer["events"] if stage == "gpu"]
+    assert gpu_stage and gpu_stage[0].startswith("GPU available: 1 of 1 free")
+    running = [message for percent, stage, message in answer["events"] if stage == "worker"]
+    assert running and "(GPU " in running[0]
