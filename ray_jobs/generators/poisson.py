@@ -30,13 +30,24 @@ def pad_multiple(longest_side: int) -> int:
     return 2 ** level_count(longest_side)
 
 
-def _neighbour_sum(h: torch.Tensor) -> torch.Tensor:
-    padded = F.pad(h, (1, 1, 1, 1))
-    return padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1] + padded[..., 1:-1, :-2] + padded[..., 1:-1, 2:]
+def _neighbour_sum(padded: torch.Tensor) -> torch.Tensor:
+    """Sum of the four neighbours of every interior cell of a zero-bordered grid."""
+    total = padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1]
+    total += padded[..., 1:-1, :-2]
+    total += padded[..., 1:-1, 2:]
+    return total
+
+
+def _interior(padded: torch.Tensor) -> torch.Tensor:
+    return padded[..., 1:-1, 1:-1]
 
 
 class _Level:
-    """One grid of the pyramid: its mask split into red and black cells, its spacing."""
+    """One grid of the pyramid: its mask split into red and black cells, its spacing.
+
+    Solutions live in zero-bordered tensors (one cell of padding, which is the
+    Dirichlet boundary) and are updated in place: no padding copies per sweep.
+    """
 
     def __init__(self, inside: torch.Tensor, spacing: float):
         self.inside = inside
@@ -47,17 +58,23 @@ class _Level:
         self.black = inside * (1 - red)
         self.spacing2 = spacing * spacing
 
-    def smooth(self, h: torch.Tensor, rhs: torch.Tensor, sweeps: int) -> torch.Tensor:
-        scaled_rhs = rhs * self.spacing2
+    def zeros(self) -> torch.Tensor:
+        return F.pad(torch.zeros_like(self.inside), (1, 1, 1, 1))
+
+    def smooth(self, padded: torch.Tensor, rhs: torch.Tensor, sweeps: int) -> torch.Tensor:
+        """Red-black Gauss-Seidel sweeps on ``padded`` in place."""
+        quarter_rhs = rhs * (self.spacing2 / 4.0)
+        h = _interior(padded)
         for _ in range(sweeps):
             for colour in (self.red, self.black):
-                target = (_neighbour_sum(h) + scaled_rhs) * 0.25
-                h = torch.addcmul(h, colour, target - h)
-        return h
+                step = _neighbour_sum(padded)
+                step.mul_(0.25).add_(quarter_rhs).sub_(h)  # Gauss-Seidel value minus current value
+                h.addcmul_(colour, step)
+        return padded
 
-    def residual(self, h: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-        laplacian = (_neighbour_sum(h) - 4.0 * h) / self.spacing2
-        return self.inside * (rhs + laplacian)
+    def residual(self, padded: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+        laplacian = _neighbour_sum(padded).sub_(_interior(padded), alpha=4.0).div_(self.spacing2)
+        return laplacian.add_(rhs).mul_(self.inside)
 
 
 def _restrict(values: torch.Tensor) -> torch.Tensor:
@@ -65,7 +82,7 @@ def _restrict(values: torch.Tensor) -> torch.Tensor:
 
 
 def _prolong(values: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(values, scale_factor=2, mode="bilinear", align_corners=False) * inside
+    return F.interpolate(values, scale_factor=2, mode="bilinear", align_corners=False).mul_(inside)
 
 
 class _ExactSolver:
@@ -98,15 +115,17 @@ class _ExactSolver:
         return solution
 
 
-def _v_cycle(levels: list[_Level], coarsest: _ExactSolver, index: int, h: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+def _v_cycle(levels: list[_Level], coarsest: _ExactSolver, index: int, padded: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """One V-cycle improving the zero-bordered solution ``padded`` of level ``index`` in place."""
     if index == len(levels) - 1:
-        return coarsest.solve(rhs)
+        _interior(padded).copy_(coarsest.solve(rhs))
+        return padded
     level = levels[index]
-    h = level.smooth(h, rhs, PRE_SMOOTH)
-    coarse_rhs = _restrict(level.residual(h, rhs))
-    correction = _v_cycle(levels, coarsest, index + 1, torch.zeros_like(coarse_rhs), coarse_rhs)
-    h = h + _prolong(correction, level.inside)
-    return level.smooth(h, rhs, POST_SMOOTH)
+    level.smooth(padded, rhs, PRE_SMOOTH)
+    coarse_rhs = _restrict(level.residual(padded, rhs))
+    correction = _v_cycle(levels, coarsest, index + 1, levels[index + 1].zeros(), coarse_rhs)
+    _interior(padded).add_(_prolong(_interior(correction), level.inside))
+    return level.smooth(padded, rhs, POST_SMOOTH)
 
 
 def solve_inflation(inside: torch.Tensor, source: float = 4.0) -> torch.Tensor:
@@ -129,8 +148,9 @@ def solve_inflation(inside: torch.Tensor, source: float = 4.0) -> torch.Tensor:
     # full multigrid: coarse solution first, each finer level starts from it
     h = coarsest.solve(rhs[-1])
     for index in range(len(levels) - 2, -1, -1):
-        h = _prolong(h, levels[index].inside)
+        padded = F.pad(_prolong(h, levels[index].inside), (1, 1, 1, 1))
         cycles = FINE_V_CYCLES if index == 0 else 1
         for _ in range(cycles):
-            h = _v_cycle(levels, coarsest, index, h, rhs[index])
-    return h.view(height, width).clamp_min(0.0)
+            _v_cycle(levels, coarsest, index, padded, rhs[index])
+        h = _interior(padded)
+    return h.reshape(height, width).clamp_min(0.0)
