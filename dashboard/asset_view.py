@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import viewer
 from dashboard.errors import explain
-from dashboard.formatting import count, file_size, seconds, when
+from dashboard.formatting import count, duration, file_size, seconds, when
 from ray_jobs.client import StudioClient
 from ray_jobs.generators.export import FORMATS
 from storage.catalog import AssetVersion, Manifest
@@ -73,7 +73,7 @@ def show_link(client: StudioClient, glb_key: str) -> None:
         expires = when(time.time() + settings.url_expiry_s)
         st.markdown("**Presigned download link (GLB)**")
         st.code(url, language=None, wrap_lines=True)
-        st.caption(f"Valid for {seconds(settings.url_expiry_s)} (until {expires}); anyone with the link can download.")
+        st.caption(f"Valid for {duration(settings.url_expiry_s)} (until {expires}); anyone with the link can download.")
     else:
         st.caption(f"Stored at `{url.removeprefix('file://')}`")
 

@@ -39,3 +39,14 @@ def seconds(value: float | None) -> str:
 
 def count(value: int | float | None) -> str:
     return "–" if value is None else f"{int(value):,}"
+
+
+def duration(total_seconds: float) -> str:
+    """A validity period: '45 s', '15 min', '1 h', '7 days'."""
+    if total_seconds < 60:
+        return f"{total_seconds:.0f} s"
+    if total_seconds < 3600:
+        return f"{total_seconds / 60:.0f} min"
+    if total_seconds < 2 * 86400:
+        return f"{total_seconds / 3600:.3g} h"
+    return f"{total_seconds / 86400:.3g} days"

@@ -13,6 +13,7 @@ from typing import Any
 
 from dashboard.errors import explain
 from ray_jobs.client import ProgressEvent, StudioClient
+from ray_jobs.generators.image_io import load_image
 from storage.catalog import Manifest
 
 ACTIVE = ("submitting", "queued", "running")
@@ -57,6 +58,11 @@ def check_all(client: StudioClient, inputs: list[SourceInput], settings: Mapping
         if found.exists:
             runs.append(Run(item.name, "exists", asset_id=found.asset_id, manifest=found.manifest,
                             percent=100.0, stage="done", message="already in the store"))
+            continue
+        try:
+            load_image(item.data)  # refuse an unusable image before any cluster is involved
+        except ValueError as error:
+            runs.append(Run(item.name, "failed", asset_id=found.asset_id, error=explain(error)))
         else:
             runs.append(Run(item.name, "submitting", asset_id=found.asset_id, percent=5.0, stage="lookup",
                             message="not in the store yet"))

@@ -69,8 +69,8 @@ def plotter_for(mesh: PreviewMesh, *, width: int = 640, height: int = 420) -> pv
         plotter.add_mesh(mesh.polydata, color="#b8c4d6", smooth_shading=smooth)
     # glTF is Y-up with the image facing +Z: look at the front, turned a little to show depth.
     plotter.view_xy()
-    plotter.camera.azimuth(30)
-    plotter.camera.elevation(15)
+    plotter.camera.Azimuth(30)
+    plotter.camera.Elevation(15)
     return plotter
 
 

@@ -30,12 +30,21 @@ def reset_paging() -> None:
     state.gallery_cursors = [None]
 
 
-@st.dialog("Delete this asset?")
+def ask_delete(asset_id: str) -> None:
+    state.gallery_confirm_delete = asset_id
+
+
+def keep_asset() -> None:
+    state.gallery_confirm_delete = None
+
+
+# The open dialog is kept in session state, so any rerun (not only the one that opened it) shows it.
+@st.dialog("Delete this asset?", on_dismiss=keep_asset)
 def confirm_delete(asset_id: str, name: str, versions: int) -> None:
     st.write(f"**{name}** and all {versions} version(s) with every file will be removed from the store. "
              "This cannot be undone.")
     keep, delete = st.columns(2)
-    if keep.button("Keep it", width="stretch"):
+    if keep.button("Keep it", width="stretch", on_click=keep_asset):
         st.rerun()
     if delete.button("Delete", type="primary", width="stretch"):
         try:
@@ -43,7 +52,7 @@ def confirm_delete(asset_id: str, name: str, versions: int) -> None:
         except Exception as error:
             st.error(f"Could not delete it. {explain(error)}")
             return
-        state.gallery_selected = None
+        state.gallery_selected = state.gallery_confirm_delete = None
         state.gallery_notice = f"Deleted **{name}** ({removed} objects)."
         st.rerun()
 
@@ -65,7 +74,8 @@ def asset_detail(asset_id: str) -> None:
         "Version", sorted(numbers, reverse=True), key=f"version-{asset_id}",
         format_func=lambda n: f"v{n} — {when(manifest.version(n).created_at)}" + (" (latest)" if n == manifest.latest else ""),
     )
-    if delete_column.button("Delete asset…", width="stretch"):
+    delete_column.button("Delete asset…", width="stretch", on_click=ask_delete, args=(asset_id,))
+    if state.get("gallery_confirm_delete") == asset_id:
         confirm_delete(asset_id, manifest.name, len(numbers))
     show_asset(client, manifest, version=version, key=f"gallery-{asset_id}")
     with st.expander("Manifest details"):

@@ -1,0 +1,117 @@
+"""Generate page, driven through Streamlit's AppTest: upload, generate to completion on a real
+local Ray, the already-exists path (no cluster), and the errors a user meets."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.conftest import PAGES, publish_asset
+
+GENERATE = str(PAGES / "generate.py")
+DONE = "✅ 3D generation completed successfully!"
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    """Element texts; an alert's leading emoji (which Streamlit shows as its icon) is put back."""
+    return [" ".join(filter(None, [getattr(element, "icon", ""), element.value])) for element in getattr(at, kind)]
+
+
+def upload_and_click(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    at.run()
+    at.file_uploader(key="uploads").set_value([(name, data, "image/png") for name, data in files])
+    at.run()
+    at.button[next(i for i, b in enumerate(at.button) if b.label == "Generate 3D Model")].click()
+    return at.run()
+
+
+def run_until(at: AppTest, done, timeout_s: float = 240) -> AppTest:
+    """Rerun the page (what its polling fragment does in a browser) until `done(at)`."""
+    deadline = time.monotonic() + timeout_s
+    while not done(at):
+        assert not at.exception, at.exception
+        assert time.monotonic() < deadline, f"not done in {timeout_s} s: {texts(at, 'error')} {texts(at, 'caption')}"
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
+def test_existing_asset_is_answered_at_once_from_the_store(dashboard_env, catalog, disc_png):
+    manifest = publish_asset(catalog, disc_png, "disc.png")
+    at = AppTest.from_file(GENERATE, default_timeout=60)
+    started = time.perf_counter()
+    upload_and_click(at, ("disc.png", disc_png))
+    elapsed = time.perf_counter() - started
+
+    assert not at.exception
+    assert any(t.startswith("✅ 3D model already exists in the asset store!") for t in texts(at, "success"))
+    assert not any("completed successfully" in t for t in texts(at, "success"))
+    assert [s for s in at.get("expandable") if "cluster" in str(getattr(s.proto, "label", ""))] == []
+    # The stored model is offered at once: preview frame and a download per format.
+    assert len(at.get("iframe")) == 1
+    assert sorted(b.proto.label for b in at.get("download_button")) == ["GLB", "OBJ", "PLY", "STL"]
+    assert elapsed < 30 and at.session_state["generate_runs"][0].asset_id == manifest.asset_id
+
+
+@pytest.mark.s3
+def test_existing_asset_in_s3_says_s3(monkeypatch, s3_env, disc_png):
+    for name, value in s3_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    from storage.catalog import AssetCatalog
+    from storage.settings import StorageSettings
+    from storage.store import open_store
+
+    settings = StorageSettings.from_env()
+    publish_asset(AssetCatalog(open_store(settings)), disc_png, "disc.png")
+    at = upload_and_click(AppTest.from_file(GENERATE, default_timeout=60), ("disc.png", disc_png))
+
+    assert not at.exception
+    assert any(t.startswith("✅ 3D model already exists in S3!") for t in texts(at, "success"))
+    # S3 shows the presigned link (SigV4) and when it expires.
+    links = [c.value for c in at.code if "X-Amz-Signature=" in c.value]
+    assert links and links[0].startswith(s3_env["S3_ENDPOINT_URL"])
+    assert any("Valid for 1 h (until" in c for c in texts(at, "caption"))
+
+
+def test_unusable_image_is_refused_with_what_to_do(dashboard_env):
+    at = upload_and_click(AppTest.from_file(GENERATE, default_timeout=60), ("broken.png", b"not an image at all"))
+    assert not at.exception
+    errors = texts(at, "error")
+    assert len(errors) == 1 and "broken.png" in errors[0] and "cannot be used" in errors[0]
+    assert texts(at, "success") == []
+
+
+def test_no_image_selected_warns(dashboard_env):
+    at = AppTest.from_file(GENERATE, default_timeout=60).run()
+    at.button[next(i for i, b in enumerate(at.button) if b.label == "Generate 3D Model")].click()
+    at.run()
+    assert "Upload an image or pick one from the store first." in texts(at, "warning")
+
+
+@pytest.mark.ray
+def test_upload_generates_to_completion_with_live_progress(ray_cluster, dashboard_env, catalog, disc_png,
+                                                            small_object_png):
+    at = AppTest.from_file(GENERATE, default_timeout=120)
+    upload_and_click(at, ("disc.png", disc_png), ("figure.png", small_object_png))
+    assert not at.exception
+    # Submitted: one progress row per image, polled from the jobs' actor state.
+    assert len(at.get("progress")) >= 2
+    run_until(at, lambda at: sum(t.startswith(DONE) for t in texts(at, "success")) == 2)
+
+    runs = at.session_state["generate_runs"]
+    assert [run.state for run in runs] == ["done", "done"]
+    for run in runs:
+        stored = catalog.get(run.asset_id)
+        assert stored is not None and stored.name == run.name
+        stages = [event.stage for event in run.events]
+        assert stages[0] == "lookup" and "submitted" in stages and run.percent == 100.0
+    assert len(at.get("iframe")) == 1  # the first finished model is previewed
+    assert sorted(b.proto.label for b in at.get("download_button")) == ["GLB", "OBJ", "PLY", "STL"]
+
+    # Generating the same images again answers from the store, without a job.
+    at.button[next(i for i, b in enumerate(at.button) if b.label == "Generate 3D Model")].click()
+    at.run()
+    assert sum(t.startswith("✅ 3D model already exists in the asset store!") for t in texts(at, "success")) == 2
