@@ -12,15 +12,16 @@ Layout of one asset (see storage.keys):
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
 from storage import keys
 from storage.errors import CorruptManifest, KeyExists, KeyNotFound, StoreError
-from storage.manifest import AssetFile, AssetVersion, Manifest
+from storage.gallery_cache import FirstPageCache
+from storage.manifest import AssetFile, AssetPage, AssetVersion, Manifest
 from storage.sources import SourceImage, list_source_images, save_source_image
 from storage.store import Store
 
@@ -31,17 +32,12 @@ _MAX_MANIFEST_ROUNDS = 20
 _FETCH_THREADS = 8
 
 
-@dataclass
-class AssetPage:
-    items: list[Manifest]
-    next_cursor: str | None
-    skipped: list[str]  # "<manifest key>: <why>" for damaged manifests left out of this page
-
-
 class AssetCatalog:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._first_page = FirstPageCache(store)
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # -- lookup ------------------------------------------------------------------------------------
 
@@ -95,6 +91,7 @@ class AssetCatalog:
             self.store.put(record_key, json.dumps(version.to_dict()).encode(), content_type="application/json")
             manifest = self._write_manifest(asset_id, identity, must_include=number)
             published = True
+            self._first_page.touch()
             return manifest
         except BaseException:
             if not published:
@@ -223,17 +220,32 @@ class AssetCatalog:
         for info in list(self.store.iter_keys(prefix)):
             self.store.delete(info.key)
             removed += 1
+        if removed:
+            self._first_page.touch()
         return removed
 
     # -- gallery -----------------------------------------------------------------------------------
 
     def list_assets(self, *, limit: int = 24, cursor: str | None = None, name_contains: str | None = None) -> AssetPage:
-        """Newest first, ``limit`` at a time; reads index keys, then only the manifests it shows."""
+        """Newest first, ``limit`` at a time; reads index keys, then only the manifests it shows.
+
+        The first page without a search comes from a snapshot while nothing has changed.
+        """
         if not 1 <= int(limit) <= 1000:
             raise ValueError(f"limit={limit} is out of range. Ask for 1 to 1000 assets per page.")
         if cursor is not None and not cursor.startswith(keys.ASSET_INDEX):
             raise ValueError(f"Cursor {cursor!r} is not from list_assets. Pass back next_cursor unchanged.")
         needle = (name_contains or "").strip().casefold()
+        if cursor is not None or needle:
+            return self._scan_index(limit, cursor, needle)
+        cached, marker = self._first_page.lookup(limit, self._executor())
+        if cached is not None:
+            return cached
+        page = self._scan_index(limit, None, "")
+        self._first_page.save(limit, marker, page)
+        return page
+
+    def _scan_index(self, limit: int, cursor: str | None, needle: str) -> AssetPage:
         needle_slug = keys.slugify(needle)
         items: list[Manifest] = []
         skipped: list[str] = []
@@ -267,9 +279,13 @@ class AssetCatalog:
 
         if len(asset_ids) <= 1:
             return [fetch(a) for a in asset_ids]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="catalog")
-        return list(self._pool.map(fetch, asset_ids))
+        return list(self._executor().map(fetch, asset_ids))
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=_FETCH_THREADS, thread_name_prefix="catalog")
+            return self._pool
 
     # -- source images -----------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ MODEL_ASSETS = "3d_assets/model/"
 # Gallery index: one empty object per asset whose key sorts newest first and carries a name slug,
 # so the first page and name search read a few keys instead of every manifest in the bucket.
 ASSET_INDEX = "3d_assets/index/"
+# The gallery's first page, cached as one object, and the marker every publish/delete touches.
+GALLERY_CACHE = "3d_assets/gallery/"
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # Object names inside a version folder, per file kind of AssetVersion.files.

@@ -95,3 +95,10 @@ class Manifest:
                 "Delete the asset and generate it again (python -m ray_jobs assets --delete ASSET_ID).",
             ) from None
         return manifest
+
+
+@dataclass
+class AssetPage:
+    items: list[Manifest]
+    next_cursor: str | None
+    skipped: list[str]  # "<manifest key>: <why>" for damaged manifests left out of this page

@@ -191,3 +191,25 @@ def test_source_images_saved_content_addressed_and_listed(catalog):
     assert [i.name for i in catalog.list_source_images(name_contains="render")[0]] == ["render-01.png"]
     with pytest.raises(ValueError, match="empty"):
         catalog.save_source_image(b"", "empty.png")
+
+
+def test_first_page_snapshot_follows_publish_and_delete(catalog):
+    first = publish(catalog, image=b"one", name="one.png")
+    assert [m.name for m in catalog.list_assets().items] == ["one.png"]  # computed, then kept
+    assert [m.name for m in catalog.list_assets().items] == ["one.png"]  # from the snapshot
+    second = publish(catalog, image=b"two", name="two.png")
+    assert [m.name for m in catalog.list_assets().items] == ["two.png", "one.png"]
+    newer = publish(catalog, image=b"one", name="one.png")  # a new version shows on the cached page
+    assert catalog.list_assets().items[1].latest == 2 == newer.latest
+    catalog.delete(second.asset_id)
+    assert [m.asset_id for m in catalog.list_assets().items] == [first.asset_id]
+    other_limit = catalog.list_assets(limit=1)
+    assert [m.asset_id for m in other_limit.items] == [first.asset_id] and other_limit.next_cursor is None
+
+
+def test_edits_behind_the_catalogs_back_show_after_the_snapshot_ages(catalog):
+    manifest = publish(catalog)
+    assert len(catalog.list_assets().items) == 1
+    catalog.store.delete(keys.manifest_key(manifest.asset_id))  # not through the catalog: no change mark
+    catalog._first_page.max_age_s = 0
+    assert catalog.list_assets().items == []

@@ -73,3 +73,16 @@ def test_download_cache_respects_its_size_cap(s3_store, tmp_path):
     store.put("m.json", small)
     store.get("m.json")
     assert cache.lookup("m.json") is None
+
+
+def test_unchanged_first_page_is_one_round_trip(proxy, proxied_store):
+    catalog = AssetCatalog(proxied_store)
+    for n in range(5):
+        publish(catalog, image=f"image {n}".encode(), name=f"item {n}.png")
+    cold = len(proxy.requests)
+    assert len(catalog.list_assets(limit=3).items) == 3
+    computed = len(proxy.requests) - cold  # snapshot + marker + listing + 3 manifests + saving
+    warm = len(proxy.requests)
+    page = catalog.list_assets(limit=3)
+    assert [m.name for m in page.items] == ["item 4.png", "item 3.png", "item 2.png"] and page.next_cursor
+    assert len(proxy.requests) - warm == 2 < computed  # snapshot GET + marker HEAD, sent together
