@@ -50,7 +50,7 @@ class SurfaceMesh:
     """Pixel-frame mesh: x = column, y = row (both continuous, pixel centres at +0.5), z out of the image."""
 
     vertices: torch.Tensor  # (V, 3) float32
-    faces: torch.Tensor  # (F, 3) int64, counter-clockwise seen from outside
+    faces: torch.Tensor  # (F, 3) int64, counter-clockwise seen from outside once y points up (x, -y, z)
     pixel_xy: torch.Tensor  # (V, 2) x, y of each vertex in the pixel frame (for UVs)
 
 
