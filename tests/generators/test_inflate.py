@@ -155,3 +155,16 @@ def test_cpu_and_cuda_give_the_same_mesh():
         np.asarray(cpu.mesh.visual.material.baseColorTexture, np.int16) - np.asarray(gpu.mesh.visual.material.baseColorTexture, np.int16)
     )
     assert texture_difference.max() <= 1
+
+
+def test_object_cut_by_the_image_border_still_closes():
+    # the disc runs off the left and top edges of the picture
+    image = object_image("disc", 200, alpha=True, box=(-0.3, -0.3, 0.6, 0.6))
+    result = get_generator().generate(image, {"resolution": 200}, device="cpu")
+    assert result.mesh.is_watertight and result.quality["iou"] >= 0.97
+
+
+def test_tiny_image_is_worked_at_the_set_resolution():
+    result = get_generator().generate(object_image("star", 40, alpha=True), {"resolution": 256}, device="cpu")
+    assert result.mask.shape == (256, 256)
+    assert result.mesh.is_watertight and result.quality["iou"] >= 0.97
