@@ -4,22 +4,26 @@ A generator turns one object image plus a settings dict into a textured, closed
 triangle mesh. It knows nothing about storage, Ray or the dashboard: callers hand
 it bytes (or a PIL image) and get a :class:`GenerationResult` back.
 
-Contract for implementers (a package can add one through the
-``asset_studio.generators`` entry-point group, see ``registry.py``):
+Contract for implementers. A package adds a generator without touching this
+repository by declaring an entry point (see ``registry.py``)::
+
+    [project.entry-points."asset_studio.generators"]
+    my_model = "my_package.generator:MyGenerator"
 
 * ``name`` is the registry name and part of an asset's identity.
-* Implement ``run``; ``generate`` wraps it. ``steps`` names the stages of one run
-  in order, each executed through ``StepRunner.run``, which reports it
-  through ``progress(step, fraction)`` *before* running it, where ``fraction`` is
-  the share (0..1) of the whole generation already done, and reports the last step
-  with 1.0 when it finishes.
-* ``should_cancel()`` is polled before each step and once after the last; when it
-  returns True the run stops and raises :class:`GenerationCancelled`. A step itself
-  is never interrupted.
+* ``steps`` names the stages of one run, in order. Subclasses implement ``run``
+  and execute each step through ``runner.run(step, func, *args)``; the public
+  ``generate`` wraps ``run`` and must not be overridden.
+* Progress: before each step, ``progress(step, fraction)`` is called, where
+  ``fraction`` (0..1) is the share of the whole run already done (weighted by
+  ``step_weights``); when the run ends the last step is reported with 1.0.
+* Cancellation: ``should_cancel()`` is polled before each step and once after the
+  last; when it returns True the run stops with :class:`GenerationCancelled`.
+  A step itself is never interrupted, so keep steps short.
 * ``default_settings()`` lists every setting with its default;
   ``normalize_settings(overrides)`` returns the full, validated dict (raising
-  ``ValueError`` that names the bad key) and is what identifies an asset, so it must
-  be stable: the same overrides always give the same dict.
+  ``ValueError`` that names the bad key). It identifies an asset, so it must be
+  stable: the same overrides always give the same dict.
 * Bad images raise :class:`ImageError` with a message that tells the user what to do.
 * The mesh follows glTF conventions: Y up, the image is the view from +Z, image
   right = +X, image up = +Y, bounding box centred at the origin, longest side 1.0.
