@@ -15,7 +15,6 @@ import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Mapping
 
 from storage import keys
@@ -74,7 +73,7 @@ class AssetCatalog:
 
         identity, created_identity = self._identity(asset_id, image_sha256, name, identity_settings, source_key)
         written: list[str] = []
-        published = False
+        number = None
         try:
             number = self._claim_version(asset_id, written)
             prefix = keys.version_prefix(asset_id, number)
@@ -90,13 +89,12 @@ class AssetCatalog:
             written.append(record_key)
             self.store.put(record_key, json.dumps(version.to_dict()).encode(), content_type="application/json")
             manifest = self._write_manifest(asset_id, identity, must_include=number)
-            published = True
-            self._first_page.touch()
-            return manifest
         except BaseException:
-            if not published:
+            if not self._manifest_lists(asset_id, number):  # once listed, the files belong to the asset
                 self._clean_up(asset_id, written, identity if created_identity else None)
             raise
+        self._first_page.touch()
+        return manifest
 
     def _identity(self, asset_id, image_sha256, name, settings, source_key) -> tuple[dict, bool]:
         key = keys.identity_key(asset_id)
@@ -178,6 +176,13 @@ class AssetCatalog:
             except (ValueError, KeyError, TypeError):
                 continue  # a damaged record is not a complete version
         return sorted(versions, key=lambda v: v.version)
+
+    def _manifest_lists(self, asset_id: str, number: int | None) -> bool:
+        try:
+            manifest = self.get(asset_id) if number is not None else None
+        except StoreError:
+            return False
+        return manifest is not None and number in {v.version for v in manifest.versions}
 
     def _clean_up(self, asset_id: str, written: list[str], created_identity: dict | None) -> None:
         """Best effort: remove a failed publish's objects so no partial version is left behind."""

@@ -9,7 +9,7 @@ import os
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator
 
 from storage.errors import InvalidKey, KeyExists, KeyNotFound, StoreError
 from storage.store import (
@@ -109,11 +109,17 @@ class LocalStore(Store):
             ) from None
 
     def _write_json(self, path: Path, payload: dict) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=self._temp_dir(), prefix="meta-")
         with os.fdopen(fd, "w") as handle:
             json.dump(payload, handle)
-        os.replace(temp_name, path)
+        for _attempt in range(5):  # a concurrent delete may prune the folder between mkdir and replace
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(temp_name, path)
+                return
+            except FileNotFoundError:
+                continue
+        os.unlink(temp_name)
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -23,6 +23,7 @@ class Fault:
     status: int
     code: str
     times: int | None  # None: every matching request
+    skip: int = 0  # let this many matching requests through first
 
 
 class FaultProxy:
@@ -103,14 +104,17 @@ class FaultProxy:
         return f"http://{host}:{port}"
 
     def fail(self, *, method: str | None = None, path: str = "", status: int = 503, code: str = "SlowDown",
-             times: int | None = None) -> None:
-        """Answer matching requests (method, regex searched in the path) with this S3 error."""
+             times: int | None = None, skip: int = 0) -> None:
+        """Answer matching requests (method, regex searched in the path and query) with this S3 error."""
         with self._lock:
-            self.faults.append(Fault(method, re.compile(path), status, code, times))
+            self.faults.append(Fault(method, re.compile(path), status, code, times, skip))
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
             if (fault.method in (None, method)) and fault.path.search(path):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    continue
                 if fault.times is not None:
                     if fault.times == 0:
                         continue

@@ -86,3 +86,13 @@ def test_unchanged_first_page_is_one_round_trip(proxy, proxied_store):
     page = catalog.list_assets(limit=3)
     assert [m.name for m in page.items] == ["item 4.png", "item 3.png", "item 2.png"] and page.next_cursor
     assert len(proxy.requests) - warm == 2 < computed  # snapshot GET + marker HEAD, sent together
+
+
+def test_failure_after_the_manifest_keeps_the_published_version(proxy, proxied_store, s3_store):
+    # Publishing lists the asset's folder three times: to claim, to gather versions, to verify.
+    proxy.fail(method="GET", path=r"list-type=2.*generated|generated.*list-type=2", status=503, skip=2)
+    with pytest.raises(StoreUnavailable):
+        publish(AssetCatalog(proxied_store), glb=b"kept glb")
+    manifest = AssetCatalog(s3_store).find(sha256_hex(b"image bytes"), SETTINGS)
+    assert manifest is not None and manifest.latest == 1
+    assert s3_store.get(manifest.latest_version.files["glb"].key) == b"kept glb"
