@@ -127,14 +127,16 @@ def _round_up(value: int, multiple: int) -> int:
     return int(math.ceil(value / multiple) * multiple)
 
 
-def grid_step(area: int, target_faces: int) -> int:
-    """Grid step in pixels whose face count is nearest ``target_faces`` (by ratio).
+def grid_step(area: int, target_faces: int) -> tuple[int, int]:
+    """Grid step (rows, columns) in whole pixels whose face count is nearest ``target_faces``.
 
-    Front and back each take about two triangles per grid cell: 4 * area / step² faces.
+    Front and back each take about two triangles per grid cell: 4 * area / cell area
+    faces. Unequal steps (n, n + 1) fill the gap between n² and (n + 1)² cells.
     """
     ideal = math.sqrt(4.0 * area / target_faces)
-    candidates = {max(1, math.floor(ideal)), max(1, math.ceil(ideal))}
-    return min(candidates, key=lambda step: abs(math.log(4.0 * area / step**2 / target_faces)))
+    low = max(1, math.floor(ideal))
+    candidates = [(low, low), (low, low + 1), (low + 1, low + 1)]
+    return min(candidates, key=lambda step: abs(math.log(4.0 * area / (step[0] * step[1]) / target_faces)))
 
 
 @dataclass
@@ -152,7 +154,7 @@ def build_geometry(mask: np.ndarray, settings: Mapping[str, Any], device: str) -
 
     step = grid_step(int(mask.sum()), settings["target_faces"])
     # margin: the outermost grid rows must lie outside the (blurred) mask
-    crop = Crop(mask, margin=step + 3, multiple=poisson.pad_multiple)
+    crop = Crop(mask, margin=max(step) + 3, multiple=poisson.pad_multiple)
     window = torch.from_numpy(crop.cut(mask).astype(np.float32)).to(device)
     level = _blur_121(window)
     inside = (level >= 0.5).to(torch.float32)

@@ -1,6 +1,6 @@
 """A closed mesh from a height field over a mask: filled marching squares, front and back.
 
-The mask region is triangulated on a grid of step ``step`` pixels with the
+The mask region is triangulated on a grid of ``step`` = (rows, columns) pixels with the
 "filled" variant of marching squares: every cell contributes the polygon of its
 inside part, whose boundary points sit where the (slightly blurred) mask crosses
 one half along the cell edge, found at full pixel resolution. The silhouette is
@@ -62,7 +62,7 @@ def _case_table(device: torch.device) -> torch.Tensor:
     return table.to(device)
 
 
-def build_closed_mesh(level: torch.Tensor, height: torch.Tensor, step: int, thickness: float) -> SurfaceMesh:
+def build_closed_mesh(level: torch.Tensor, height: torch.Tensor, step: int | tuple[int, int], thickness: float) -> SurfaceMesh:
     """Closed mesh of the region ``level >= 0.5``.
 
     ``level``: HxW float, the blurred mask in 0..1 (the silhouette is its 0.5 crossing);
@@ -70,8 +70,9 @@ def build_closed_mesh(level: torch.Tensor, height: torch.Tensor, step: int, thic
     the outermost grid rows and columns must be outside. ``thickness`` scales z.
     """
     device = level.device
-    rows = torch.arange(0, level.shape[0], step, device=device)
-    cols = torch.arange(0, level.shape[1], step, device=device)
+    step_rows, step_cols = (step, step) if isinstance(step, int) else step
+    rows = torch.arange(0, level.shape[0], step_rows, device=device)
+    cols = torch.arange(0, level.shape[1], step_cols, device=device)
     grid_rows, grid_cols = len(rows), len(cols)
     grid_level = level[rows][:, cols]
     inside = grid_level >= 0.5
@@ -121,7 +122,7 @@ def build_closed_mesh(level: torch.Tensor, height: torch.Tensor, step: int, thic
 
     point_xy = torch.stack([cols[point_ids % grid_cols], rows[point_ids // grid_cols]], dim=1).to(level.dtype)
     point_z = height[rows[point_ids // grid_cols], cols[point_ids % grid_cols]] * thickness
-    edge_xy = _silhouette_points(level, edge_ids - point_count, grid_rows, grid_cols, step)
+    edge_xy = _silhouette_points(level, edge_ids - point_count, grid_rows, grid_cols, step_rows, step_cols)
 
     pixel_xy = torch.cat([point_xy, edge_xy]) + 0.5
     front_z = torch.cat([point_z, torch.zeros(len(edge_ids), dtype=level.dtype, device=device)])
@@ -142,31 +143,36 @@ def build_closed_mesh(level: torch.Tensor, height: torch.Tensor, step: int, thic
     return SurfaceMesh(vertices, faces, torch.cat([pixel_xy, point_xy + 0.5]))
 
 
-def _silhouette_points(level: torch.Tensor, edge_ids: torch.Tensor, grid_rows: int, grid_cols: int, step: int) -> torch.Tensor:
+def _silhouette_points(
+    level: torch.Tensor, edge_ids: torch.Tensor, grid_rows: int, grid_cols: int, step_rows: int, step_cols: int
+) -> torch.Tensor:
     """Where the level crosses 0.5 on each grid edge, walking pixel by pixel from its inside end."""
     horizontal_count = grid_rows * (grid_cols - 1)
     horizontal = edge_ids < horizontal_count
     vertical_ids = edge_ids - horizontal_count
-    start_row = torch.where(horizontal, edge_ids // (grid_cols - 1), vertical_ids // grid_cols) * step
-    start_col = torch.where(horizontal, edge_ids % (grid_cols - 1), vertical_ids % grid_cols) * step
+    start_row = torch.where(horizontal, edge_ids // (grid_cols - 1), vertical_ids // grid_cols) * step_rows
+    start_col = torch.where(horizontal, edge_ids % (grid_cols - 1), vertical_ids % grid_cols) * step_cols
     direction_row = (~horizontal).long()
     direction_col = horizontal.long()
+    length = torch.where(horizontal, step_cols, step_rows)
 
     start_inside = level[start_row, start_col] >= 0.5
     sign = torch.where(start_inside, 1, -1)
     # walk from the inside end: from the start if it is inside, else from the far end
-    origin_row = torch.where(start_inside, start_row, start_row + step * direction_row)
-    origin_col = torch.where(start_inside, start_col, start_col + step * direction_col)
-    offsets = torch.arange(step + 1, device=level.device)
+    origin_row = torch.where(start_inside, start_row, start_row + length * direction_row)
+    origin_col = torch.where(start_inside, start_col, start_col + length * direction_col)
+    # edges are step_rows or step_cols long; a shorter walk repeats its (outside) end sample
+    offsets = torch.minimum(torch.arange(max(step_rows, step_cols) + 1, device=level.device), length.unsqueeze(1))
     sample_rows = origin_row.unsqueeze(1) + (sign * direction_row).unsqueeze(1) * offsets
     sample_cols = origin_col.unsqueeze(1) + (sign * direction_col).unsqueeze(1) * offsets
-    samples = level[sample_rows, sample_cols]  # (E, step + 1), first inside, last outside
+    samples = level[sample_rows, sample_cols]  # first inside, last outside
 
     first_outside = torch.argmax((samples < 0.5).to(torch.uint8), dim=1)
     before = torch.gather(samples, 1, (first_outside - 1).unsqueeze(1)).squeeze(1)
     after = torch.gather(samples, 1, first_outside.unsqueeze(1)).squeeze(1)
     walked = (first_outside - 1).to(level.dtype) + (before - 0.5) / (before - after)
-    walked = walked.clamp(_EDGE_MARGIN * step, (1 - _EDGE_MARGIN) * step)
+    margin = _EDGE_MARGIN * length.to(level.dtype)
+    walked = torch.minimum(torch.maximum(walked, margin), length.to(level.dtype) - margin)
 
     row = origin_row.to(level.dtype) + (sign * direction_row).to(level.dtype) * walked
     col = origin_col.to(level.dtype) + (sign * direction_col).to(level.dtype) * walked

@@ -63,3 +63,15 @@ def test_saddle_cells_close_up_both_ways(corner_level):
     mesh = trimesh.Trimesh(vertices, surface.faces.numpy(), process=False)
     assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
     assert len(mesh.split(only_watertight=True)) == (1 if corner_level == 1.0 else 2)
+
+
+def test_unequal_row_and_column_steps_close_up():
+    mask = _random_blobs(3)
+    level = torch.from_numpy(ndimage.uniform_filter(mask.astype(np.float32), 3))
+    height = torch.from_numpy(np.where(level.numpy() >= 0.5, 3.0, 0.0).astype(np.float32))
+    square = build_closed_mesh(level, height, (3, 3), thickness=1.0)
+    wide = build_closed_mesh(level, height, (3, 4), thickness=1.0)
+    vertices = wide.vertices.numpy() * np.array([1.0, -1.0, 1.0])
+    mesh = trimesh.Trimesh(vertices, wide.faces.numpy(), process=False)
+    assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+    assert 0.6 < len(wide.faces) / len(square.faces) < 0.9  # about 3/4 of the cells
