@@ -12,6 +12,7 @@ Layout of one asset (see storage.keys):
 from __future__ import annotations
 
 import json
+import math
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -69,7 +70,7 @@ class AssetCatalog:
         planned = _planned_files(files)
         name = _display_name(name)
         timings = {str(k): float(v) for k, v in (timings or {}).items()}
-        quality = json.loads(keys.canonical_json(dict(quality or {})))  # plain JSON or a clear error now
+        quality = _plain_json(dict(quality or {}), "quality")
 
         identity, created_identity = self._identity(asset_id, image_sha256, name, identity_settings, source_key)
         written: list[str] = []
@@ -360,6 +361,21 @@ def _planned_files(files: Mapping[str, tuple[bytes, str]]) -> dict[str, tuple[st
             raise ValueError(f"File {kind!r} needs a MIME content type such as model/gltf-binary.")
         planned[kind] = (keys.file_name(kind), bytes(data), content_type)
     return planned
+
+
+def _plain_json(value, where: str):
+    """JSON-ready copy: numpy scalars become Python numbers, NaN/inf become null (JSON has neither)."""
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (dict, list, tuple)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(key): _plain_json(item, f"{where}.{key}") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    raise ValueError(f"{where} is a {type(value).__name__}, which JSON cannot hold. Pass numbers, text, lists or dicts.")
 
 
 def _display_name(name: str) -> str:

@@ -90,7 +90,7 @@ def test_racing_publishers_leave_one_consistent_asset(catalog):
         {"name": "   "},
         {"settings": {"generator": "other"}},
         {"image_sha256": "not-a-hash"},
-        {"quality": {"nan": float("nan")}},
+        {"quality": {"mesh": object()}},
     ],
 )
 def test_bad_input_is_refused_and_leaves_nothing(catalog, bad):
@@ -213,3 +213,14 @@ def test_edits_behind_the_catalogs_back_show_after_the_snapshot_ages(catalog):
     catalog.store.delete(keys.manifest_key(manifest.asset_id))  # not through the catalog: no change mark
     catalog._first_page.max_age_s = 0
     assert catalog.list_assets().items == []
+
+
+def test_quality_figures_become_plain_json(catalog):
+    import numpy as np
+
+    manifest = catalog.publish(image_sha256=sha256_hex(b"img"), name="n.png", generator="inflate", settings=SETTINGS,
+                               files={"glb": (b"glb", "model/gltf-binary")},
+                               quality={"faces": np.int64(12), "iou": float("nan"), "watertight": np.bool_(True),
+                                        "extent": np.float32(0.5), "sizes": (1, 2)})
+    assert manifest.latest_version.quality == {"faces": 12, "iou": None, "watertight": True, "extent": 0.5, "sizes": [1, 2]}
+    assert catalog.get(manifest.asset_id).latest_version.quality == manifest.latest_version.quality
