@@ -12,7 +12,10 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("check", help="does an asset exist for these images (default settings)?")
+    parser = subparsers.add_parser(
+        "check", help="does an asset exist for these images (default settings)?",
+        epilog="exit status: 0 every image has an asset, 1 some do not, 2 an image or the store could not be read",
+    )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files to look up")
     parser.add_argument("--json", action="store_true", help='JSON lines {"image","exists","asset_id","key","url"}')
     parser.add_argument("--generator", default=None, help="generator name (default: the default generator)")

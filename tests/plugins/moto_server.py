@@ -21,6 +21,13 @@ FAKE_AWS_ENV = {
 }
 
 
+@pytest.fixture
+def fake_aws_credentials(monkeypatch):
+    """Fake credentials for S3 clients that talk to loopback peers other than moto."""
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint():
     """``http://127.0.0.1:<random port>`` of a moto server running in a thread of this process."""

@@ -51,7 +51,7 @@ def test_lasting_5xx_is_reported_after_retries(proxy, proxied_store, status, cod
     assert proxy.count("PUT") == MAX_ATTEMPTS
 
 
-def test_unreachable_endpoint_fails_within_seconds():
+def test_unreachable_endpoint_fails_within_seconds(fake_aws_credentials):
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
