@@ -191,9 +191,9 @@ def textured_mesh(geometry: Geometry, rgb: np.ndarray):
     from ray_jobs.generators.texture import fill_background
 
     surface, crop, texel_weight = geometry.surface, geometry.crop, geometry.texel_weight
-    window = torch.from_numpy(crop.cut(rgb)).to(texel_weight.device).permute(2, 0, 1).to(torch.float32)
+    colours = torch.from_numpy(crop.cut(rgb)).to(texel_weight.device).permute(2, 0, 1).to(torch.float32)
     # texels outside the object get its colours diffused outward (no background on the rim)
-    filled = fill_background(window, texel_weight)
+    filled = fill_background(colours, texel_weight)
     texture = filled.clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
     pixel_xy = surface.pixel_xy.cpu().numpy().astype(np.float64)
