@@ -29,7 +29,7 @@ __all__ = ["AssetCatalog", "AssetFile", "AssetPage", "AssetVersion", "Manifest",
 
 _MAX_CLAIM_TRIES = 100
 _MAX_MANIFEST_ROUNDS = 20
-_FETCH_THREADS = 8
+_FETCH_THREADS = 16  # manifests of one page fetched at once
 
 
 class AssetCatalog:
