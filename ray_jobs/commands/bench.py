@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+    # other processes skew timings: say how busy the machine was
+    print(f"# {generator.name} at resolution {args.resolution}, {args.repeat} runs per image; {_machine_load()}", file=sys.stderr)
     failures = 0
     for path in paths:
         data = path.read_bytes()
@@ -79,6 +82,15 @@ def bench_image(generator, data: bytes, settings: dict, device: str | None, repe
         "device": result.device,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def _machine_load() -> str:
+    cores = os.cpu_count() or 1
+    try:
+        one_minute = os.getloadavg()[0]
+    except OSError:
+        return f"{cores} CPU cores"
+    return f"load average {one_minute:.2f} on {cores} CPU cores"
 
 
 def _line(row: dict) -> str:
