@@ -77,3 +77,20 @@ def test_stl_is_the_closed_geometry(generated):
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError, match="unknown format 'fbx': use one of glb, obj, ply, stl"):
         export_mesh(trimesh.creation.box(), "fbx")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_converts_from_a_stored_glb(generated, fmt):
+    # the client converts downloads from the stored GLB, not from the generator's mesh
+    mesh = generated("ring").mesh
+    loaded = load_glb(export_mesh(mesh, "glb"))
+    data = export_mesh(loaded, fmt)
+    if fmt == "obj":
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        assert {"model.obj", "model.mtl"} <= set(archive.namelist())
+        assert any(name.endswith(".png") for name in archive.namelist())
+        again = trimesh.load(io.BytesIO(archive.read("model.obj")), file_type="obj", process=False, maintain_order=True)
+    else:
+        again = trimesh.load(io.BytesIO(data), file_type=fmt, process=False, force="mesh")
+    assert np.allclose(again.bounds, mesh.bounds, atol=1e-5)
+    assert len(again.faces) == len(mesh.faces)
