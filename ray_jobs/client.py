@@ -152,6 +152,13 @@ class StudioClient:
         self.connect()
         return self._pool()
 
+    def warm_up(self, timeout_s: float = 120.0) -> list[dict[str, Any]]:
+        """Start the worker pool now and wait until every worker has its generator loaded."""
+        import ray
+
+        self._ensure_pool(self.cluster_status())
+        return ray.get(self._job_registry().wait_ready.remote(timeout_s))
+
     def ping_worker(self, timeout_s: float = 60.0) -> dict[str, Any]:
         """Make sure the pool exists and one worker answers: its name, node and GPU ids."""
         import ray

@@ -68,7 +68,7 @@ class JobRegistry:
         self._specs: dict[str, dict[str, Any]] = {}
         self._active_by_key: dict[str, str] = {}
         self._stop_requested: set[str] = set()
-        self._publishing: set[str] = set()
+        self._slot_of_job: dict[str, _Slot] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._queue: asyncio.Queue[str] | None = None
         self._slots: list[_Slot] = []
@@ -97,6 +97,13 @@ class JobRegistry:
             for slot in self._slots
         ]
 
+    async def wait_ready(self, timeout_s: float) -> list[dict[str, Any]]:
+        """Wait until every worker of the pool has loaded its generators."""
+        warming = [asyncio.ensure_future(slot.warm) for slot in self._slots if slot.warm is not None]
+        if warming:
+            await asyncio.wait(warming, timeout=timeout_s)
+        return self.pool()
+
     async def ping_worker(self, timeout_s: float) -> dict[str, Any]:
         """Ask one pool worker where it runs: proves the pool can take jobs."""
         if not self._slots:
@@ -115,7 +122,7 @@ class JobRegistry:
         slot.actor = (
             ray.remote(GenerationWorker)
             .options(name=slot.name, namespace=NAMESPACE, num_gpus=config.num_gpus, num_cpus=config.num_cpus,
-                     max_restarts=0)
+                     max_restarts=0, max_concurrency=2)  # one thread runs the job, one answers stop()
             .remote(registry)
         )
         slot.warm = slot.actor.warm.remote(list(config.generators))
@@ -188,18 +195,30 @@ class JobRegistry:
         newest = sorted(self._jobs.values(), key=lambda record: record["created_at"], reverse=True)
         return [{**record, "events": record["events"][-1:]} for record in newest[:limit]]
 
-    def cancel(self, job_id: str) -> bool:
-        """Queued jobs end at once; running ones stop at the next step. False if too late."""
+    async def cancel(self, job_id: str) -> bool:
+        """Queued jobs end at once; running ones stop at their next step. False when too late."""
         record = self._jobs.get(job_id)
-        if record is None or record["state"] in jobs.FINAL_STATES or job_id in self._publishing:
+        if record is None or record["state"] in jobs.FINAL_STATES:
             return False
-        self._stop_requested.add(job_id)
         if record["state"] == jobs.QUEUED:
+            self._stop_requested.add(job_id)
             self._finish(record, jobs.CANCELLED, "cancelled before it started")
-        else:
-            record["message"] = "cancelling at the next step"
-            self._notify(job_id)
+            return True
+        if not await self._stop_on_worker(job_id):
+            return False  # already writing its manifest
+        self._stop_requested.add(job_id)
+        record["message"] = "cancelling at the next step"
+        self._notify(job_id)
         return True
+
+    async def _stop_on_worker(self, job_id: str) -> bool:
+        slot = self._slot_of_job.get(job_id)
+        if slot is None or slot.actor is None:
+            return True
+        try:
+            return bool(await slot.actor.stop.remote(job_id))
+        except RayActorError:
+            return True  # the worker is gone: the dispatcher handles that
 
     # ---- called by workers --------------------------------------------------------------
 
@@ -209,17 +228,6 @@ class JobRegistry:
             return  # a late report from a job that already ended
         record["step_seconds"].update(step_seconds)
         self._add_event(record, percent, stage, message)
-
-    def should_stop(self, job_id: str) -> bool:
-        record = self._jobs.get(job_id)
-        return record is None or job_id in self._stop_requested or record["state"] != jobs.RUNNING
-
-    def begin_publish(self, job_id: str) -> bool:
-        """The point of no return: after this a job is no longer cancellable."""
-        if self.should_stop(job_id):
-            return False
-        self._publishing.add(job_id)
-        return True
 
     # ---- dispatch -----------------------------------------------------------------------
 
@@ -237,6 +245,7 @@ class JobRegistry:
             if record is None or record["state"] != jobs.QUEUED:
                 continue  # cancelled while it waited
             slot.job_id = job_id
+            self._slot_of_job[job_id] = slot
             try:
                 await self._run(slot, record)
             except Exception as error:  # noqa: BLE001 - never leave a job 'running'
@@ -244,6 +253,7 @@ class JobRegistry:
                     self._finish(record, jobs.FAILED, f"internal error: {type(error).__name__}: {error}")
             finally:
                 slot.job_id = None
+                self._slot_of_job.pop(job_id, None)
 
     async def _run(self, slot: _Slot, record: dict[str, Any]) -> None:
         job_id = record["job_id"]
@@ -269,8 +279,7 @@ class JobRegistry:
         self._settle(record, outcome)
 
     async def _time_out(self, slot: _Slot, record: dict[str, Any], reply: asyncio.Future, timeout_s: float) -> None:
-        job_id = record["job_id"]
-        if job_id in self._publishing:  # already writing its manifest: let it land
+        if not await self._stop_on_worker(record["job_id"]):  # already writing its manifest: let it land
             try:
                 self._settle(record, await reply)
             except RayActorError as error:
@@ -286,10 +295,13 @@ class JobRegistry:
         reason = _short_reason(error)
         self._start_worker(slot)
         job_id = record["job_id"]
-        if record["attempts"] < MAX_ATTEMPTS and job_id not in self._stop_requested and job_id not in self._publishing:
+        if record["attempts"] < MAX_ATTEMPTS and job_id not in self._stop_requested:
             record["state"] = jobs.QUEUED
             self._add_event(record, record["percent"], "retry", f"worker died ({reason}); retrying once")
             self._queue.put_nowait(job_id)
+            return
+        if job_id in self._stop_requested:
+            self._finish(record, jobs.CANCELLED, f"cancelled (its worker died: {reason})")
             return
         self._finish(record, jobs.FAILED, f"worker died: {reason}")
 
@@ -323,7 +335,6 @@ class JobRegistry:
         if self._active_by_key.get(record["dedupe_key"]) == job_id:
             del self._active_by_key[record["dedupe_key"]]
         self._stop_requested.discard(job_id)
-        self._publishing.discard(job_id)
         self._specs.pop(job_id, None)
 
     def _add_event(self, record: dict[str, Any], percent: float, stage: str, message: str) -> None:

@@ -1,16 +1,18 @@
 """A warm generation worker: a Ray actor that keeps generators loaded and runs one job at a time.
 
 Resources (`num_gpus`, `num_cpus`, name) are chosen at the edge with `.options()` by the
-job registry, so the same class runs on a laptop and on a GPU node. The worker reports
-its progress to the registry and asks it, between steps, whether to stop (cancel or
-timeout); it writes the files first and the manifest last, and only after the registry
-agreed to the publish, so a cancelled or timed-out job never leaves an asset behind.
+job registry, so the same class runs on a laptop and on a GPU node. It runs with two
+threads (`max_concurrency=2`): one runs the job, the other answers `stop()` (cancel or
+timeout), which sets a flag the job checks between steps, with no round trip. Progress
+goes to the registry fire-and-forget. Files are written first and the manifest last, and
+once publishing has begun `stop()` answers False, so a stopped job never leaves an asset.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import traceback
 from typing import Any
@@ -21,18 +23,50 @@ from ray_jobs import jobs
 
 logger = logging.getLogger(__name__)
 
-# Asking the registry "should I stop?" costs a round trip; the generator may ask often.
-STOP_CHECK_INTERVAL_S = 0.1
-
-
 class _Stopped(Exception):
     """The registry said the job is cancelled or out of time."""
+
+
+class StopFlags:
+    """Per-job stop requests, and the point after which a job can no longer be stopped."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopped: set[str] = set()
+        self._publishing: set[str] = set()
+
+    def request_stop(self, job_id: str) -> bool:
+        with self._lock:
+            if job_id in self._publishing:
+                return False
+            self._stopped.add(job_id)
+            return True
+
+    def is_stopped(self, job_id: str) -> bool:
+        return job_id in self._stopped
+
+    def begin_publish(self, job_id: str) -> bool:
+        with self._lock:
+            if job_id in self._stopped:
+                return False
+            self._publishing.add(job_id)
+            return True
+
+    def forget(self, job_id: str) -> None:
+        with self._lock:
+            self._stopped.discard(job_id)
+            self._publishing.discard(job_id)
 
 
 class GenerationWorker:
     def __init__(self, registry: ray.actor.ActorHandle):
         self._registry = registry
         self._stores: dict[Any, Any] = {}
+        self._flags = StopFlags()
+
+    def stop(self, job_id: str) -> bool:
+        """Ask the job to stop at its next step; False once it has begun publishing."""
+        return self._flags.request_stop(job_id)
 
     def warm(self, generator_names: list[str]) -> dict[str, Any]:
         """Load the generators now so the first job does not pay for it; say where we run."""
@@ -58,7 +92,7 @@ class GenerationWorker:
         """Run one job; always answers with an outcome dict instead of raising."""
         from ray_jobs.generators.base import GenerationCancelled
 
-        run = _JobRun(self._registry, job, self._catalog_for(job["storage_settings"]))
+        run = _JobRun(self._registry, job, self._catalog_for(job["storage_settings"]), self._flags)
         try:
             return run.execute()
         except (_Stopped, GenerationCancelled):
@@ -72,6 +106,8 @@ class GenerationWorker:
                 "error": f"{type(error).__name__}: {error}",
                 "step_seconds": run.step_seconds,
             }
+        finally:
+            self._flags.forget(job["job_id"])
 
     def _catalog_for(self, storage_settings: Any) -> Any:
         from storage.catalog import AssetCatalog
@@ -85,11 +121,11 @@ class GenerationWorker:
 class _JobRun:
     """The steps of one job: load image, generate (mask, geometry, texture...), export, upload."""
 
-    def __init__(self, registry: ray.actor.ActorHandle, job: dict[str, Any], catalog: Any):
+    def __init__(self, registry: ray.actor.ActorHandle, job: dict[str, Any], catalog: Any, flags: StopFlags):
         self._registry = registry
         self._job = job
         self._catalog = catalog
-        self._last_stop_check = 0.0
+        self._flags = flags
         self.step_seconds: dict[str, float] = {}
 
     def execute(self) -> dict[str, Any]:
@@ -116,6 +152,7 @@ class _JobRun:
         def on_generator_progress(step: str, fraction: float) -> None:
             self._report(jobs.worker_percent("generate", fraction), step, f"{step}")
 
+        started = time.perf_counter()
         result = generator.generate(
             image,
             {key: value for key, value in settings.items() if key != "generator"},
@@ -123,7 +160,7 @@ class _JobRun:
             should_cancel=self._should_stop,
         )
         self.step_seconds.update(result.timings)
-        self.step_seconds["generate"] = sum(result.timings.values())
+        self.step_seconds["generate"] = time.perf_counter() - started
 
         self._step("export", 0.0, "exporting the model and its thumbnail")
         started = time.perf_counter()
@@ -135,7 +172,7 @@ class _JobRun:
         self.step_seconds["export"] = time.perf_counter() - started
 
         self._step("upload", 0.0, "writing the files, then the manifest")
-        if not ray.get(self._registry.begin_publish.remote(job["job_id"])):
+        if not self._flags.begin_publish(job["job_id"]):
             raise _Stopped()
         started = time.perf_counter()
         manifest = self._catalog.publish(
@@ -153,7 +190,7 @@ class _JobRun:
                 "step_seconds": self.step_seconds, "device": result.device}
 
     def _step(self, step: str, fraction: float, message: str) -> None:
-        if self._should_stop(force_check=True):
+        if self._should_stop():
             raise _Stopped()
         self._report(jobs.worker_percent(step, fraction), step, message)
 
@@ -161,9 +198,5 @@ class _JobRun:
         # Fire and forget: progress must not slow the work down.
         self._registry.report.remote(self._job["job_id"], percent, stage, message, dict(self.step_seconds))
 
-    def _should_stop(self, force_check: bool = False) -> bool:
-        now = time.monotonic()
-        if not force_check and now - self._last_stop_check < STOP_CHECK_INTERVAL_S:
-            return False
-        self._last_stop_check = now
-        return bool(ray.get(self._registry.should_stop.remote(self._job["job_id"])))
+    def _should_stop(self) -> bool:
+        return self._flags.is_stopped(self._job["job_id"])

@@ -1,0 +1,144 @@
+"""What Ray and the store add on top of the generator, measured side by side in one run.
+
+1. Overhead per job on a warm worker: submit -> manifest written, minus the generator's own
+   time (median over --jobs jobs submitted one after another, so nothing queues). Shown twice: with the model
+   export and thumbnail counted as overhead, and without them (Ray, registry, store only).
+2. `batch` over --images images (the Ray Job entrypoint, all workers) against calling the
+   generator directly in a loop on the same images: throughput ratio.
+
+    python bench/bench_orchestration.py [--images 50] [--jobs 15] [--resolution 512]
+
+Uses a private local Ray and a fresh local store; prints figures, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PIL import Image, ImageDraw  # noqa: E402
+
+
+def object_image(variant: int, size: int) -> bytes:
+    """A distinct coloured object on white per variant."""
+    image = Image.new("RGB", (size, size), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    margin = size // 6 + variant % 11
+    colour = ((variant * 67) % 200 + 30, (variant * 31) % 200 + 30, (variant * 13) % 200 + 30)
+    draw.ellipse((margin, margin + variant % 7, size - margin, size - margin), fill=colour)
+    draw.rectangle((size // 2 - size // 16, margin // 2, size // 2 + size // 16, margin + size // 10), fill=colour)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def measure_overhead(client, settings: dict, jobs: int, size: int) -> None:
+    warm_up = client.submit(object_image(10_000, size), "warm-up.png", settings)
+    client.wait(warm_up.job_id)
+    total_overheads, orchestration_overheads, generator_times = [], [], []
+    for variant in range(jobs):
+        image = object_image(20_000 + variant, size)
+        started = time.perf_counter()
+        submission = client.submit(image, f"overhead-{variant}.png", settings)
+        status = client.wait(submission.job_id)
+        elapsed = time.perf_counter() - started
+        assert status.state == "done", status.error
+        generator_s = status.step_seconds["generate"]
+        overhead = elapsed - generator_s
+        total_overheads.append(overhead)
+        orchestration_overheads.append(overhead - status.step_seconds["export"])
+        generator_times.append(generator_s)
+    print(f"warm-worker jobs: {jobs}, generator median {statistics.median(generator_times) * 1000:.0f} ms")
+    print(f"  overhead per job, export + thumbnail included: median "
+          f"{statistics.median(total_overheads) * 1000:.0f} ms")
+    print(f"  overhead per job, Ray + registry + store only:  median "
+          f"{statistics.median(orchestration_overheads) * 1000:.0f} ms   (target <= 150 ms)")
+
+
+def direct_loop(generator, data: list[bytes], settings: dict, *, with_outputs: bool) -> float:
+    """Seconds to run the generator over every image in this process (optionally also GLB + thumbnail)."""
+    from ray_jobs.generators.export import export_mesh
+    from ray_jobs.generators.image_io import load_image
+    from ray_jobs.generators.thumbnail import render_thumbnail
+
+    started = time.perf_counter()
+    for image in data:
+        result = generator.generate(load_image(image), settings)
+        if with_outputs:
+            export_mesh(result.mesh, "glb")
+            render_thumbnail(result.mesh)
+    return time.perf_counter() - started
+
+
+def measure_batch(client, settings: dict, images: int, size: int) -> None:
+    from ray_jobs.cli import main
+    from ray_jobs.generators.registry import get_generator
+
+    data = [object_image(variant, size) for variant in range(images)]
+    generator = get_generator("inflate")
+    direct_loop(generator, data[:1], settings, with_outputs=True)  # warm up the direct path too
+    direct_s = direct_loop(generator, data, settings, with_outputs=False)
+    direct_outputs_s = direct_loop(generator, data, settings, with_outputs=True)
+
+    prefix = "images/generated/bench/"  # as if another tool had dropped them there
+    for variant, image in enumerate(data):
+        client.catalog.store.put(f"{prefix}{variant:03d}.png", image, content_type="image/png")
+    args = ["batch", prefix, "--json"]
+    if "resolution" in settings:
+        args += ["--resolution", str(settings["resolution"])]
+    workers = client.warm_up()
+    with contextlib.redirect_stdout(io.StringIO()) as output:
+        started = time.perf_counter()
+        code = main(args)
+        batch_s = time.perf_counter() - started
+    summary = output.getvalue().strip().splitlines()[-1]
+    print(f"batch over {images} images on {len(workers)} warm workers: exit {code}, {summary}")
+    print(f"  direct generator loop:                    {direct_s:6.1f} s ({images / direct_s:.2f} images/s)")
+    print(f"  direct loop + GLB export + thumbnail:     {direct_outputs_s:6.1f} s ({images / direct_outputs_s:.2f} images/s)")
+    print(f"  batch on Ray (GLB, thumbnail, manifest):  {batch_s:6.1f} s ({images / batch_s:.2f} images/s)")
+    print(f"  throughput batch / direct generator loop:          {direct_s / batch_s:.0%}   (target >= 85%)")
+    print(f"  throughput batch / direct loop with the same outputs: {direct_outputs_s / batch_s:.0%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=15)
+    parser.add_argument("--resolution", type=int, default=None, help="generator resolution (default: its own)")
+    parser.add_argument("--size", type=int, default=256, help="image side in pixels")
+    args = parser.parse_args()
+    settings = {"resolution": args.resolution} if args.resolution else {}
+
+    store_dir = tempfile.mkdtemp(prefix="bench-orchestration-")
+    os.environ["LOCAL_STORAGE_DIR"] = store_dir
+    os.environ["USE_S3_STORAGE"] = "false"
+    import ray
+
+    from ray_jobs.client import StudioClient
+    from ray_jobs.connection import NAMESPACE
+    from storage.settings import StorageSettings
+
+    ray.init(address="local", namespace=NAMESPACE, log_to_driver=False, configure_logging=False,
+             include_dashboard=False)
+    resources = ray.cluster_resources()
+    print(f"local Ray: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; store {store_dir}")
+    client = StudioClient(storage_settings=StorageSettings.from_env())
+    try:
+        client.warm_up()
+        measure_overhead(client, settings, args.jobs, args.size)
+        measure_batch(client, settings, args.images, args.size)
+    finally:
+        ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
