@@ -29,7 +29,9 @@ def ray_address() -> str | None:
 
 
 def describe_ray_address(address: str | None) -> str:
-    return address or "local Ray on this machine (started on first need)"
+    if address:
+        return address
+    return "local Ray on this machine (" + ("running" if cluster_started() else "starts on first need") + ")"
 
 
 @st.cache_resource(show_spinner=False)

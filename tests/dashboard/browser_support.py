@@ -85,11 +85,16 @@ def offline_browser(playwright, *, viewport=(1400, 1000)):
 
 def preview_frame(page, timeout_ms: float = 60_000):
     """The iframe that holds the 3D preview (the one whose document loads vtk.js)."""
+    from playwright.sync_api import Error as PlaywrightError
+
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
         for frame in page.frames:
-            if frame != page.main_frame and frame.locator("canvas").count() > 0:
-                return frame
+            try:
+                if frame != page.main_frame and frame.locator("canvas").count() > 0:
+                    return frame
+            except PlaywrightError:  # a frame replaced by a rerun while we looked at it
+                continue
         page.wait_for_timeout(100)
     raise AssertionError("no preview frame with a canvas appeared")
 
