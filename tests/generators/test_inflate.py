@@ -76,6 +76,13 @@ def test_texture_and_material(generated):
     near_white = (texture.astype(int).min(axis=2) > 240).mean()
     assert near_white < 0.01
     assert mesh.visual.uv.min() >= 0 and mesh.visual.uv.max() <= 1
+    # the back shows the image mirrored: a back vertex has the UV of the front vertex in front of it
+    front = mesh.vertices[:, 2] > 0
+    back = mesh.vertices[:, 2] < 0
+    front_uv = {tuple(np.round(xy, 9)): uv for xy, uv in zip(mesh.vertices[front, :2], mesh.visual.uv[front])}
+    assert back.sum() == front.sum()
+    for xy, uv in zip(mesh.vertices[back, :2], mesh.visual.uv[back]):
+        assert np.array_equal(front_uv[tuple(np.round(xy, 9))], uv)
 
 
 @pytest.mark.parametrize("shape", ["ring", "figure", "parts"])
