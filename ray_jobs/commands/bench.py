@@ -67,15 +67,17 @@ def run(args: argparse.Namespace) -> int:
 
 def bench_image(generator, data: bytes, settings: dict, device: str | None, repeat: int) -> dict:
     """Medians over ``repeat`` runs after one warm-up run (which pays for imports and kernel caches)."""
-    result = generator.generate(data, settings, device=device)
-    runs = []
-    for _ in range(repeat):
-        result = generator.generate(data, settings, device=device)
-        runs.append(result.timings)
+    generator.generate(data, settings, device=device)
+    results = [generator.generate(data, settings, device=device) for _ in range(repeat)]
+    result = results[-1]
+    runs = [r.timings for r in results]
     steps = {step: statistics.median(run[step] for run in runs) for step in runs[0]}
     core = [step for step in CORE_STEPS if step in steps] or list(steps)
     return {
         "seconds": statistics.median(sum(run[step] for step in core) for run in runs),
+        # CPU time of the same steps: what an idle machine would take for single-threaded
+        # work (on CUDA it is only the host's share)
+        "cpu_seconds": statistics.median(sum(r.cpu_timings.get(step, 0.0) for step in core) for r in results),
         "steps": steps,
         "faces": result.quality.get("faces"),
         "iou": result.quality.get("iou"),
@@ -97,5 +99,6 @@ def _line(row: dict) -> str:
     steps = ", ".join(f"{name} {seconds * 1000:.1f}" for name, seconds in row["steps"].items())
     return (
         f"{row['image']}: {'+'.join(CORE_STEPS)} {row['seconds'] * 1000:.1f} ms median on {row['device']} "
+        f"(CPU time {row['cpu_seconds'] * 1000:.1f} ms) "
         f"[{steps} ms]  faces {row['faces']}  iou {row['iou']}  peak RSS {row['peak_rss_mb']} MB"
     )

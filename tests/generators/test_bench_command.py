@@ -32,6 +32,7 @@ def test_bench_prints_one_json_line_per_image(tmp_path, bench):
         assert {"load", "mask", "geometry", "texture"} <= set(row["steps"])
         assert abs(row["seconds"] - (row["steps"]["geometry"] + row["steps"]["texture"])) < 0.5 * row["seconds"] + 0.01
         assert row["faces"] > 1000 and row["iou"] >= 0.97
+        assert 0 < row["cpu_seconds"] <= row["seconds"] * 1.5 + 0.01
 
 
 def test_bench_human_output_and_bad_image(tmp_path, bench):
