@@ -28,7 +28,9 @@ def render_thumbnail(mesh, size: int = 256) -> bytes:
     image[:] = BACKGROUND
     if len(faces):
         screen, depth = _project(vertices - (vertices.min(axis=0) + vertices.max(axis=0)) / 2, canvas)
-        fragments = rasterize(screen[faces], depth[faces], (canvas, canvas))
+        shown = _facing_viewer(mesh)
+        fragments = rasterize(screen[faces[shown]], depth[faces[shown]], (canvas, canvas))
+        fragments.face = shown[fragments.face]
         colour = _surface_colour(mesh, fragments, faces)
         normals = np.einsum("nk,nkd->nd", fragments.barycentric, np.asarray(mesh.vertex_normals)[faces[fragments.face]])
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
@@ -40,6 +42,14 @@ def render_thumbnail(mesh, size: int = 256) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _facing_viewer(mesh) -> np.ndarray:
+    """Indices of the faces to draw: as in glTF, back faces are culled unless the material is double-sided."""
+    material = getattr(mesh.visual, "material", None)
+    if getattr(material, "doubleSided", False):
+        return np.arange(len(mesh.faces))
+    return np.flatnonzero(np.asarray(mesh.face_normals) @ VIEW_DIRECTION > 0)
 
 
 def _project(points: np.ndarray, canvas: int) -> tuple[np.ndarray, np.ndarray]:
