@@ -127,3 +127,39 @@ def test_submit_batch_runs_as_a_ray_job(studio_client, studio_env, ray_cluster):
     summary = json.loads(logs.strip().splitlines()[-1])["summary"]
     assert summary["generated"] == 1
     assert job_id in {row["job_id"] for row in json_lines(cli(studio_env, "jobs", "--json").stdout)}
+
+
+def test_job_outlives_the_cli_that_submitted_it(studio_client, studio_env, tmp_path):
+    image = tmp_path / "orphan.png"
+    image.write_bytes(object_png(70))
+    front_end = subprocess.Popen([sys.executable, "-m", "ray_jobs", "generate", str(image), "--json",
+                                  "--resolution", "1024", "--faces", "200000"],
+                                 env=studio_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 cwd=Path(__file__).resolve().parents[2])
+    try:
+        deadline = time.monotonic() + 120
+        job = None
+        while job is None and time.monotonic() < deadline:
+            job = next((s for s in studio_client.jobs() if s.name == "orphan.png"), None)
+            time.sleep(0.2)
+        assert job is not None, "the CLI never submitted its job"
+        assert job.state in ("queued", "running")
+    finally:
+        front_end.kill()  # the front end goes away mid-job
+        front_end.wait()
+    status = studio_client.wait(job.job_id)
+    assert status.state == "done", status.error
+    assert studio_client.check(image.read_bytes(), "orphan.png", {"resolution": 1024, "target_faces": 200000}).exists
+
+
+def test_doctor_reports_the_cluster(studio_env):
+    run = cli(studio_env, "doctor", "--json")
+    lines = {line["name"]: line for line in json_lines(run.stdout)}
+    for name in ("cluster reachable", "token accepted", "CPUs", "GPUs", "worker answers", "Ray Jobs API"):
+        assert lines[name]["ok"], lines.get(name)
+    assert "falling back to CPU" in lines["GPUs"]["detail"]
+
+    offline = cli({**studio_env, "RAY_ADDRESS": "127.0.0.1:9"}, "doctor", "--json", timeout=60)
+    lines = {line["name"]: line for line in json_lines(offline.stdout)}
+    assert offline.returncode == 1 and not lines["cluster reachable"]["ok"]
+    assert "RAY_ADDRESS" in lines["cluster reachable"]["fix"]

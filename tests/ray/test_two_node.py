@@ -67,7 +67,7 @@ def _stop(process: subprocess.Popen) -> None:
     """Stop one `ray start --block` we started, with every process of its own session."""
     if process.poll() is not None:
         return
-    for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+    for sig, wait_s in ((signal.SIGTERM, 8), (signal.SIGKILL, 10)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
