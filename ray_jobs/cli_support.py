@@ -10,11 +10,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ray_jobs.client import StudioClient, Submission, glb_key
+from ray_jobs.client import RegistryLost, StudioClient, Submission, glb_key
 from ray_jobs.connection import ClusterUnreachable
 from ray_jobs.cluster import NoGpuAvailable
 from ray_jobs.jobs import CANCELLED, DONE, JobStatus
 from ray_jobs.progress_bars import ProgressBars
+
+
+def add_generation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resolution", type=int, default=None, help="working resolution in pixels")
+    parser.add_argument("--faces", type=int, default=None, help="target number of faces")
+    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+                        help="per-image time limit in seconds, counted from when a worker starts it")
+    add_cluster_options(parser)
+
+
+def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    return {key: value for key, value in (("resolution", args.resolution), ("target_faces", args.faces))
+            if value is not None}
 
 
 def add_cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +100,7 @@ def submit_image(client: StudioClient, pending: PendingImage, data: bytes, name:
         pending.submission = client.submit(data, name, settings, force=force, timeout_s=timeout_s,
                                            on_progress=on_progress, source_key=source_key,
                                            formats=(fmt,) if fmt != "glb" else ())
-    except (ClusterUnreachable, NoGpuAvailable) as error:
+    except (ClusterUnreachable, NoGpuAvailable, RegistryLost) as error:
         if cluster_error is not None:
             cluster_error.append(str(error))
         pending.fail(str(error))
@@ -108,8 +121,11 @@ def finish_image(client: StudioClient, pending: PendingImage, *, bars: ProgressB
         submission = pending.submission
         on_progress = (lambda event: bars.update(pending.label, event)) if bars else None
         known = len(submission.events) if submission.status == "submitted" else 0
-        status = client.wait(submission.job_id, on_progress=on_progress, known_events=known)
-        pending.outcome = outcome_from_status(client, pending, status, fmt)
+        try:
+            status = client.wait(submission.job_id, on_progress=on_progress, known_events=known)
+            pending.outcome = outcome_from_status(client, pending, status, fmt)
+        except (RegistryLost, KeyError) as error:
+            pending.fail(str(error).strip("'\""))
     if bars:
         outcome = pending.outcome
         bars.end(pending.label, f"{outcome.status} in {outcome.seconds:.1f} s" +

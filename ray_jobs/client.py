@@ -8,6 +8,7 @@ one), 25-95% the worker's steps, 100% manifest written.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,11 +25,15 @@ from storage.store import open_store
 
 __all__ = [
     "CheckResult", "ClusterAuthError", "ClusterStatus", "ClusterUnreachable", "JobStatus", "NoGpuAvailable",
-    "ProgressEvent", "StudioClient", "Submission",
+    "ProgressEvent", "RegistryLost", "StudioClient", "Submission",
 ]
 
 ProgressHandler = Callable[[ProgressEvent], None]
 WATCH_TIMEOUT_S = 2.0
+
+
+class RegistryLost(RuntimeError):
+    """The registry actor died (e.g. the head node restarted); its jobs are gone."""
 
 
 @dataclass
@@ -65,6 +70,8 @@ class StudioClient:
         self.allow_cpu_fallback = (env_flag("ASSET_STUDIO_ALLOW_CPU", True) if allow_cpu_fallback is None
                                    else allow_cpu_fallback)
         self.pool_size = pool_size
+        if worker_gpus is None and os.environ.get("ASSET_STUDIO_WORKER_GPUS", "").strip():
+            worker_gpus = float(os.environ["ASSET_STUDIO_WORKER_GPUS"])
         self.worker_gpus = worker_gpus
         self.worker_cpus = worker_cpus
         self._catalog: AssetCatalog | None = None
@@ -137,11 +144,26 @@ class StudioClient:
             self._registry = get_registry(create=create)
         return self._registry
 
-    def _pool(self) -> list[dict[str, Any]]:
+    def _ask(self, method: str, *args: Any, create: bool = True) -> Any:
+        """Call the registry actor and wait for its answer (None when there is no registry and
+        `create` is False)."""
         import ray
+        from ray.exceptions import RayActorError
 
-        registry = self._job_registry(create=False)
-        return ray.get(registry.pool.remote()) if registry is not None else []
+        registry = self._job_registry(create=create)
+        if registry is None:
+            return None
+        try:
+            return ray.get(getattr(registry, method).remote(*args))
+        except RayActorError as error:
+            self._registry, self._pool_config = None, None  # the next call starts a new registry
+            raise RegistryLost(
+                "The job registry on the cluster stopped, and the jobs it held with it "
+                f"({str(error).splitlines()[0]}). Submit again: finished assets are reused."
+            ) from None
+
+    def _pool(self) -> list[dict[str, Any]]:
+        return self._ask("pool", create=False) or []
 
     def cluster_status(self) -> ClusterStatus:
         self.connect()
@@ -154,22 +176,16 @@ class StudioClient:
 
     def warm_up(self, timeout_s: float = 120.0) -> list[dict[str, Any]]:
         """Start the worker pool now and wait until every worker has its generator loaded."""
-        import ray
-
         self._ensure_pool(self.cluster_status())
-        return ray.get(self._job_registry().wait_ready.remote(timeout_s))
+        return self._ask("wait_ready", timeout_s)
 
     def ping_worker(self, timeout_s: float = 60.0) -> dict[str, Any]:
         """Make sure the pool exists and one worker answers: its name, node and GPU ids."""
-        import ray
-
         self._ensure_pool(self.cluster_status())
-        return ray.get(self._job_registry().ping_worker.remote(timeout_s))
+        return self._ask("ping_worker", timeout_s)
 
     def _ensure_pool(self, status: ClusterStatus) -> str:
         """Settle GPU vs CPU (stage 15%) and make sure the registry has warm workers."""
-        import ray
-
         from ray_jobs.generators.registry import DEFAULT_GENERATOR
 
         size_hint = self.pool_size or default_pool_size(status, 1.0 if status.gpus_total else 0.0)
@@ -178,8 +194,7 @@ class StudioClient:
         size = self.pool_size or default_pool_size(status, plan.num_gpus)
         config = (size, plan.num_gpus, self.worker_cpus)
         if self._pool_config != config:
-            ray.get(self._job_registry().configure_pool.remote(size, plan.num_gpus, self.worker_cpus,
-                                                                [DEFAULT_GENERATOR]))
+            self._ask("configure_pool", size, plan.num_gpus, self.worker_cpus, [DEFAULT_GENERATOR])
             self._pool_config = config
         return plan.message
 
@@ -189,8 +204,6 @@ class StudioClient:
                timeout_s: float | None = None, on_progress: ProgressHandler | None = None,
                source_key: str | None = None, formats: tuple[str, ...] = ()) -> Submission:
         """Stages 5-20 of one request; `formats` asks for model files besides the GLB (e.g. "obj")."""
-        import ray
-
         from ray_jobs.generators.image_io import load_image
 
         events: list[ProgressEvent] = []
@@ -227,7 +240,7 @@ class StudioClient:
             "settings": identity, "force": force, "formats": list(formats), "timeout_s": timeout_s,
             "storage_settings": self.storage_settings,
         }
-        answer = ray.get(self._job_registry().submit.remote(spec, [event.to_dict() for event in events]))
+        answer = self._ask("submit", spec, [event.to_dict() for event in events])
         job_id = answer["job_id"]
         if answer["status"] == "joined":
             emit(ProgressEvent(jobs.CLIENT_STAGE_PERCENT[jobs.STAGE_SUBMITTED], jobs.STAGE_SUBMITTED,
@@ -238,9 +251,7 @@ class StudioClient:
         return Submission(answer["status"], asset_id, job_id, None, events)
 
     def progress(self, job_id: str) -> JobStatus:
-        import ray
-
-        record = ray.get(self._job_registry().progress.remote(job_id))
+        record = self._ask("progress", job_id)
         if record is None:
             raise KeyError(f"no generation job {job_id} on this cluster (jobs live as long as the cluster)")
         return JobStatus.from_record(record)
@@ -252,12 +263,9 @@ class StudioClient:
         The registry answers as soon as something changes (a long poll), so `poll_s` only
         bounds how long one call may wait when nothing happens.
         """
-        import ray
-
-        registry = self._job_registry()
         seen = known_events
         while True:
-            record = ray.get(registry.watch.remote(job_id, seen, max(poll_s, WATCH_TIMEOUT_S)))
+            record = self._ask("watch", job_id, seen, max(poll_s, WATCH_TIMEOUT_S))
             if record is None:
                 raise KeyError(f"no generation job {job_id} on this cluster")
             if on_progress is not None:
@@ -268,17 +276,11 @@ class StudioClient:
                 return JobStatus.from_record(record)
 
     def jobs(self, limit: int = 100) -> list[JobStatus]:
-        import ray
-
-        registry = self._job_registry(create=False)
-        if registry is None:
-            return []
-        return [JobStatus.from_record(record) for record in ray.get(registry.list_jobs.remote(limit))]
+        """Newest first; each with its latest event only (`progress` has them all)."""
+        return [JobStatus.from_record(record) for record in self._ask("list_jobs", limit, create=False) or []]
 
     def cancel(self, job_id: str) -> bool:
-        import ray
-
-        return bool(ray.get(self._job_registry().cancel.remote(job_id)))
+        return bool(self._ask("cancel", job_id))
 
     def result(self, job_id: str) -> Manifest | None:
         return self.progress(job_id).manifest

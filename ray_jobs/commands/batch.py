@@ -19,11 +19,8 @@ from storage.keys import IMAGE_SUFFIXES
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("batch", help="generate every missing asset for the images under a store prefix")
     parser.add_argument("prefix", metavar="PREFIX", help="store prefix, e.g. images/uploaded/")
-    parser.add_argument("--resolution", type=int, default=None, help="working resolution in pixels")
-    parser.add_argument("--faces", type=int, default=None, help="target number of faces")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S", help="per-image time limit in seconds")
     parser.add_argument("--json", action="store_true", help="one JSON line per image, then a summary line")
-    cli_support.add_cluster_options(parser)
+    cli_support.add_generation_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -39,8 +36,7 @@ def image_keys(store, prefix: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     client = cli_support.client_from_args(args)
-    settings = {key: value for key, value in (("resolution", args.resolution), ("target_faces", args.faces))
-                if value is not None}
+    settings = cli_support.settings_from_args(args)
     started = time.perf_counter()
     keys = image_keys(client.catalog.store, args.prefix)
     cli_support.warn(f"{len(keys)} image(s) under {args.prefix} in {client.catalog.store.describe()}")

@@ -13,26 +13,22 @@ from pathlib import Path
 from ray_jobs import cli_support
 from ray_jobs.progress_bars import ProgressBars
 
-FORMATS = ("glb", "obj", "ply", "stl")
+FORMATS = ("glb", "obj", "ply", "stl")  # generators.export.FORMATS, not imported: it loads trimesh
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("generate", help="turn image files into 3D models (existing ones are reused)")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, WebP...)")
     parser.add_argument("--format", choices=FORMATS, default="glb", help="model format to answer with")
-    parser.add_argument("--resolution", type=int, default=None, help="working resolution in pixels")
-    parser.add_argument("--faces", type=int, default=None, help="target number of faces")
     parser.add_argument("--force", action="store_true", help="build a new version even if the asset exists")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S", help="per-image time limit in seconds")
     parser.add_argument("--json", action="store_true", help="one JSON line per image on stdout")
-    cli_support.add_cluster_options(parser)
+    cli_support.add_generation_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     client = cli_support.client_from_args(args)
-    settings = {key: value for key, value in (("resolution", args.resolution), ("target_faces", args.faces))
-                if value is not None}
+    settings = cli_support.settings_from_args(args)
     bars = ProgressBars()
     cluster_error: list[str] = []
     pending_images = []

@@ -48,6 +48,10 @@ def test_generate_json_lines_in_order(studio_client, studio_env, tmp_path):
 
 
 def test_generate_other_format_is_stored(studio_env, tmp_path):
+    from ray_jobs.commands.generate import FORMATS
+    from ray_jobs.generators.export import FORMATS as EXPORT_FORMATS
+
+    assert FORMATS == EXPORT_FORMATS
     image = tmp_path / "shape.png"
     image.write_bytes(object_png(22))
     run = cli(studio_env, "generate", str(image), "--format", "obj", "--json", *QUICK)
