@@ -14,46 +14,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import ray
 from ray.exceptions import RayActorError
 
 from ray_jobs import jobs
-from ray_jobs.worker import GenerationWorker
+from ray_jobs.connection import NAMESPACE
+from ray_jobs.worker_pool import PoolConfig, WorkerPool, WorkerSlot
 
-NAMESPACE = "asset_studio"
 REGISTRY_NAME = "asset_studio_job_registry"
 MAX_ATTEMPTS = 2  # a job whose worker died is retried once
-STOP_GRACE_S = 10.0  # how long a timed-out worker may take to notice before it is killed
+STOP_GRACE_S = 10.0  # how long a timed-out worker may take to notice before it is replaced
 KEEP_FINISHED_JOBS = 1000
-
-
-@dataclass
-class PoolConfig:
-    size: int
-    num_gpus: float
-    num_cpus: float
-    generators: tuple[str, ...]
-
-
-class _Slot:
-    """One place in the worker pool: the actor currently filling it and where it runs."""
-
-    def __init__(self, index: int):
-        self.index = index
-        self.generation = 0
-        self.actor: ray.actor.ActorHandle | None = None
-        self.config: PoolConfig | None = None
-        self.info: dict[str, Any] = {}
-        self.warm: ray.ObjectRef | None = None  # the worker's answer once its generators are loaded
-        self.ready = False
-        self.job_id: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"asset_studio_worker_{self.index}_{self.generation}"
 
 
 def _short_reason(error: BaseException) -> str:
@@ -68,84 +41,30 @@ class JobRegistry:
         self._specs: dict[str, dict[str, Any]] = {}
         self._active_by_key: dict[str, str] = {}
         self._stop_requested: set[str] = set()
-        self._slot_of_job: dict[str, _Slot] = {}
+        self._slot_of_job: dict[str, WorkerSlot] = {}
         self._changed: dict[str, asyncio.Event] = {}
-        self._queue: asyncio.Queue[str] | None = None
-        self._slots: list[_Slot] = []
-        self._config: PoolConfig | None = None
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._pool = WorkerPool()
         self._dispatchers: list[asyncio.Task] = []
 
-    # ---- pool ---------------------------------------------------------------------------
+    # ---- the pool -----------------------------------------------------------------------
 
     async def configure_pool(self, size: int, num_gpus: float, num_cpus: float,
                              generators: list[str]) -> list[dict[str, Any]]:
         """Grow the pool to `size` warm workers with these resources (idempotent)."""
-        self._config = PoolConfig(max(1, int(size)), float(num_gpus), float(num_cpus), tuple(generators))
-        if self._queue is None:
-            self._queue = asyncio.Queue()
-        while len(self._slots) < self._config.size:
-            slot = _Slot(len(self._slots))
-            self._slots.append(slot)
-            self._start_worker(slot)
+        config = PoolConfig(max(1, int(size)), float(num_gpus), float(num_cpus), tuple(generators))
+        for slot in self._pool.configure(config):
             self._dispatchers.append(asyncio.create_task(self._serve(slot)))
-        return self.pool()
+        return self._pool.describe()
 
     def pool(self) -> list[dict[str, Any]]:
-        return [
-            {"name": slot.name, "job_id": slot.job_id, "num_gpus": slot.config.num_gpus if slot.config else None,
-             **slot.info}
-            for slot in self._slots
-        ]
+        return self._pool.describe()
 
     async def wait_ready(self, timeout_s: float) -> list[dict[str, Any]]:
-        """Wait until every worker of the pool has loaded its generators."""
-        warming = [asyncio.ensure_future(slot.warm) for slot in self._slots if slot.warm is not None]
-        if warming:
-            await asyncio.wait(warming, timeout=timeout_s)
-        return self.pool()
+        return await self._pool.wait_ready(timeout_s)
 
     async def ping_worker(self, timeout_s: float) -> dict[str, Any]:
-        """Ask one pool worker where it runs: proves the pool can take jobs."""
-        if not self._slots:
-            raise RuntimeError("the worker pool is not configured yet")
-        slot = self._slots[0]
-        info = await asyncio.wait_for(asyncio.ensure_future(slot.actor.describe.remote()), timeout_s)
-        return {"name": slot.name, **info}
-
-    def _start_worker(self, slot: _Slot) -> None:
-        config = self._config
-        slot.generation += 1
-        slot.config = config
-        slot.info = {}
-        slot.ready = False
-        registry = ray.get_runtime_context().current_actor
-        slot.actor = (
-            ray.remote(GenerationWorker)
-            .options(name=slot.name, namespace=NAMESPACE, num_gpus=config.num_gpus, num_cpus=config.num_cpus,
-                     max_restarts=0, max_concurrency=2)  # one thread runs the job, one answers stop()
-            .remote(registry)
-        )
-        slot.warm = slot.actor.warm.remote(list(config.generators))
-
-    async def _ensure_worker(self, slot: _Slot) -> None:
-        if slot.config != self._config:  # resources changed (e.g. GPUs appeared): replace when idle
-            self._replace_worker(slot)
-        if slot.ready:
-            return
-        try:
-            slot.info = await slot.warm
-        except RayActorError:
-            self._start_worker(slot)
-            await asyncio.sleep(1.0)  # do not spin if workers cannot start at all
-            return  # the next loop waits for the new one
-        except Exception as error:  # noqa: BLE001 - jobs then fail with this reason instead of hanging
-            slot.info = {"warm_error": f"{type(error).__name__}: {error}"}
-        slot.ready = True
-
-    def _replace_worker(self, slot: _Slot) -> None:
-        if slot.actor is not None:
-            ray.kill(slot.actor)
-        self._start_worker(slot)
+        return await self._pool.ping(timeout_s)
 
     # ---- jobs ---------------------------------------------------------------------------
 
@@ -204,21 +123,12 @@ class JobRegistry:
             self._stop_requested.add(job_id)
             self._finish(record, jobs.CANCELLED, "cancelled before it started")
             return True
-        if not await self._stop_on_worker(job_id):
+        if not await self._pool.stop_job(self._slot_of_job.get(job_id), job_id):
             return False  # already writing its manifest
         self._stop_requested.add(job_id)
         record["message"] = "cancelling at the next step"
         self._notify(job_id)
         return True
-
-    async def _stop_on_worker(self, job_id: str) -> bool:
-        slot = self._slot_of_job.get(job_id)
-        if slot is None or slot.actor is None:
-            return True
-        try:
-            return bool(await slot.actor.stop.remote(job_id))
-        except RayActorError:
-            return True  # the worker is gone: the dispatcher handles that
 
     # ---- called by workers --------------------------------------------------------------
 
@@ -231,14 +141,14 @@ class JobRegistry:
 
     # ---- dispatch -----------------------------------------------------------------------
 
-    async def _serve(self, slot: _Slot) -> None:
+    async def _serve(self, slot: WorkerSlot) -> None:
+        """One dispatcher per slot: take the next queued job whenever the slot's worker is free."""
         while True:
             try:
-                await self._ensure_worker(slot)
+                if not await self._pool.make_ready(slot):
+                    continue
             except Exception:  # noqa: BLE001 - a dispatcher must never die; try again shortly
                 await asyncio.sleep(1.0)
-                continue
-            if not slot.ready:
                 continue
             job_id = await self._queue.get()
             record = self._jobs.get(job_id)
@@ -255,7 +165,7 @@ class JobRegistry:
                 slot.job_id = None
                 self._slot_of_job.pop(job_id, None)
 
-    async def _run(self, slot: _Slot, record: dict[str, Any]) -> None:
+    async def _run(self, slot: WorkerSlot, record: dict[str, Any]) -> None:
         job_id = record["job_id"]
         spec = self._specs[job_id]
         record["state"] = jobs.RUNNING
@@ -278,8 +188,8 @@ class JobRegistry:
             return
         self._settle(record, outcome)
 
-    async def _time_out(self, slot: _Slot, record: dict[str, Any], reply: asyncio.Future, timeout_s: float) -> None:
-        if not await self._stop_on_worker(record["job_id"]):  # already writing its manifest: let it land
+    async def _time_out(self, slot: WorkerSlot, record: dict[str, Any], reply: asyncio.Future, timeout_s: float) -> None:
+        if not await self._pool.stop_job(slot, record["job_id"]):  # already writing its manifest: let it land
             try:
                 self._settle(record, await reply)
             except RayActorError as error:
@@ -289,11 +199,11 @@ class JobRegistry:
         try:  # give the worker a moment to notice at its next step; a hung one is replaced
             await asyncio.wait_for(reply, STOP_GRACE_S)
         except (asyncio.TimeoutError, RayActorError):
-            self._replace_worker(slot)
+            self._pool.replace(slot)
 
-    def _worker_died(self, slot: _Slot, record: dict[str, Any], error: RayActorError) -> None:
+    def _worker_died(self, slot: WorkerSlot, record: dict[str, Any], error: RayActorError) -> None:
         reason = _short_reason(error)
-        self._start_worker(slot)
+        self._pool.start(slot)
         job_id = record["job_id"]
         if record["attempts"] < MAX_ATTEMPTS and job_id not in self._stop_requested:
             record["state"] = jobs.QUEUED

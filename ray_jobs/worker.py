@@ -1,7 +1,7 @@
 """A warm generation worker: a Ray actor that keeps generators loaded and runs one job at a time.
 
 Resources (`num_gpus`, `num_cpus`, name) are chosen at the edge with `.options()` by the
-job registry, so the same class runs on a laptop and on a GPU node. It runs with two
+worker pool, so the same class runs on a laptop and on a GPU node. It runs with two
 threads (`max_concurrency=2`): one runs the job, the other answers `stop()` (cancel or
 timeout), which sets a flag the job checks between steps, with no round trip. Progress
 goes to the registry fire-and-forget. Files are written first and the manifest last, and

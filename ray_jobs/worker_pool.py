@@ -1,0 +1,131 @@
+"""The warm worker pool the job registry feeds: slots, each filled by one `GenerationWorker`.
+
+Resources are chosen here, at the edge, with `.options()`: `num_gpus` 1 per worker on a GPU
+cluster, 0 on CPU. A slot whose worker died or hung gets a fresh worker; a slot whose
+resources no longer match the pool's configuration is refilled when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError
+
+from ray_jobs.connection import NAMESPACE
+from ray_jobs.worker import GenerationWorker
+
+RESTART_PAUSE_S = 1.0  # between attempts when a worker cannot start at all
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    size: int
+    num_gpus: float
+    num_cpus: float
+    generators: tuple[str, ...]
+
+
+class WorkerSlot:
+    """One place in the pool: the actor currently filling it and where it runs."""
+
+    def __init__(self, index: int):
+        self.index = index
+        self.generation = 0
+        self.actor: ray.actor.ActorHandle | None = None
+        self.config: PoolConfig | None = None
+        self.info: dict[str, Any] = {}
+        self.warm: ray.ObjectRef | None = None  # the worker's answer once its generators are loaded
+        self.ready = False
+        self.job_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"asset_studio_worker_{self.index}_{self.generation}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "job_id": self.job_id,
+                "num_gpus": self.config.num_gpus if self.config else None, **self.info}
+
+
+class WorkerPool:
+    def __init__(self) -> None:
+        self.slots: list[WorkerSlot] = []
+        self.config: PoolConfig | None = None
+
+    def configure(self, config: PoolConfig) -> list[WorkerSlot]:
+        """Adopt `config`; returns the slots added to reach its size (the pool never shrinks)."""
+        self.config = config
+        added = []
+        while len(self.slots) < config.size:
+            slot = WorkerSlot(len(self.slots))
+            self.slots.append(slot)
+            self.start(slot)
+            added.append(slot)
+        return added
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [slot.describe() for slot in self.slots]
+
+    def start(self, slot: WorkerSlot) -> None:
+        """Fill the slot with a new worker, which starts loading its generators at once."""
+        config = self.config
+        slot.generation += 1
+        slot.config, slot.info, slot.ready = config, {}, False
+        registry = ray.get_runtime_context().current_actor
+        slot.actor = (
+            ray.remote(GenerationWorker)
+            .options(name=slot.name, namespace=NAMESPACE, num_gpus=config.num_gpus, num_cpus=config.num_cpus,
+                     max_restarts=0, max_concurrency=2)  # one thread runs the job, one answers stop()
+            .remote(registry)
+        )
+        slot.warm = slot.actor.warm.remote(list(config.generators))
+
+    def replace(self, slot: WorkerSlot) -> None:
+        if slot.actor is not None:
+            ray.kill(slot.actor)
+        self.start(slot)
+
+    async def make_ready(self, slot: WorkerSlot) -> bool:
+        """Wait for the slot's worker to be warm; False when it had to be restarted."""
+        if slot.config != self.config:  # resources changed (e.g. GPUs appeared)
+            self.replace(slot)
+        if slot.ready:
+            return True
+        try:
+            slot.info = await slot.warm
+        except RayActorError:
+            self.start(slot)
+            await asyncio.sleep(RESTART_PAUSE_S)
+            return False
+        except Exception as error:  # noqa: BLE001 - its jobs then fail with this reason instead of hanging
+            slot.info = {"warm_error": f"{type(error).__name__}: {error}"}
+        slot.ready = True
+        return True
+
+    async def wait_ready(self, timeout_s: float) -> list[dict[str, Any]]:
+        """Wait until every worker has loaded its generators."""
+        warming = [asyncio.ensure_future(slot.warm) for slot in self.slots if slot.warm is not None]
+        if warming:
+            await asyncio.wait(warming, timeout=timeout_s)
+        return self.describe()
+
+    async def ping(self, timeout_s: float) -> dict[str, Any]:
+        """Ask one worker where it runs: proves the pool can take jobs."""
+        if not self.slots:
+            raise RuntimeError("the worker pool is not configured yet")
+        slot = self.slots[0]
+        info = await asyncio.wait_for(asyncio.ensure_future(slot.actor.describe.remote()), timeout_s)
+        return {"name": slot.name, **info}
+
+    @staticmethod
+    async def stop_job(slot: WorkerSlot | None, job_id: str) -> bool:
+        """Ask the worker to stop the job at its next step; False once it is publishing."""
+        if slot is None or slot.actor is None:
+            return True
+        try:
+            return bool(await slot.actor.stop.remote(job_id))
+        except RayActorError:
+            return True  # the worker is gone: the dispatcher deals with that
