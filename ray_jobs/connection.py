@@ -120,21 +120,32 @@ def connect(address: str | None = None, *, log_to_driver: bool = False) -> str:
     try:
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=log_to_driver, configure_logging=False)
     except Exception as error:  # noqa: BLE001 - every failure here means "cannot use that cluster"
-        text = str(error)
-        if "auth" in text.lower() or "token" in text.lower() or type(error).__name__ == "AuthenticationError":
-            where = token_source() or "no token found"
-            raise ClusterAuthError(
-                f"The Ray cluster at {address} refused the connection: {text.splitlines()[0]} "
-                f"(token from: {where}). Copy the head node's ~/.ray/auth_token here, or set "
-                "RAY_AUTH_TOKEN to it."
-            ) from None
-        if address == "auto":
-            raise ClusterUnreachable(
-                "No Ray cluster is running on this machine. Set RAY_ADDRESS to the cluster's HOST:6379 "
-                "(or start one with `ray start --head`)."
-            ) from None
-        raise ClusterUnreachable(
-            f"Could not connect to the Ray cluster at {address}: {text.splitlines()[0] if text else error!r}. "
-            "Check RAY_ADDRESS and that the cluster runs the same Ray version (2.60)."
-        ) from None
+        raise _connection_error(address, error) from None
     return f"Ray cluster at {address}"
+
+
+def _connection_error(address: str, error: BaseException) -> ClusterUnreachable:
+    """Say why ray.init failed at an address whose port answered: most often the token."""
+    chain, cause = [], error
+    while cause is not None and len(chain) < 5:
+        chain.append(f"{type(cause).__name__}: {cause}")
+        cause = cause.__cause__ or cause.__context__
+    text = " | ".join(chain)
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if address == "auto":
+        return ClusterUnreachable(
+            "No Ray cluster is running on this machine. Set RAY_ADDRESS to the cluster's HOST:6379 "
+            "(or start one with `ray start --head`)."
+        )
+    token = token_source()
+    if any(word in text.lower() for word in ("auth", "token", "unauthenticated")):
+        return ClusterAuthError(
+            f"The Ray cluster at {address} refused the connection ({first}); token from: "
+            f"{token or 'none found'}. Copy the head node's ~/.ray/auth_token here, or set RAY_AUTH_TOKEN to it."
+        )
+    return ClusterUnreachable(
+        f"Could not connect to the Ray cluster at {address} ({first}), although its port answers. "
+        f"Either it refused our token (from {token or 'none found'}): copy the head node's "
+        "~/.ray/auth_token here or set RAY_AUTH_TOKEN; or it runs another Ray version than this "
+        "client (2.60). Check RAY_ADDRESS too."
+    )

@@ -29,7 +29,9 @@ class RayTestCluster:
 
     def env(self, store_dir: Path, **extra: str) -> dict[str, str]:
         """Environment for a subprocess that uses this cluster and the store at `store_dir`."""
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("RAY_ADDRESS", "USE_S3"))}
+        # No RAY_AUTH_MODE: clients must find the token (~/.ray/auth_token) and turn token mode on themselves.
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("RAY_ADDRESS", "RAY_AUTH_", "USE_S3"))}
         env.update(RAY_ADDRESS=self.gcs_address, RAY_JOBS_ADDRESS=self.dashboard_url,
                    LOCAL_STORAGE_DIR=str(store_dir), USE_S3_STORAGE="false",
                    ASSET_STUDIO_WORKERS=str(POOL_SIZE), PYTHONPATH=str(Path.cwd()))

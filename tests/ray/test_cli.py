@@ -167,3 +167,15 @@ def test_doctor_reports_the_cluster(studio_env):
     lines = {line["name"]: line for line in json_lines(offline.stdout)}
     assert offline.returncode == 1 and not lines["cluster reachable"]["ok"]
     assert "RAY_ADDRESS" in lines["cluster reachable"]["fix"]
+
+
+def test_wrong_token_is_a_clear_error(studio_env, tmp_path):
+    image = tmp_path / "locked.png"
+    image.write_bytes(object_png(80))
+    started = time.monotonic()
+    run = cli({**studio_env, "RAY_AUTH_TOKEN": "not-the-cluster-token"}, "generate", str(image), "--json", *QUICK,
+              timeout=120)
+    [line] = json_lines(run.stdout)
+    assert run.returncode == 1 and line["status"] == "failed"
+    assert "RAY_AUTH_TOKEN" in line["error"], line["error"]
+    assert time.monotonic() - started < 60
