@@ -20,7 +20,7 @@ from typing import Mapping
 
 from storage import keys
 from storage.errors import CorruptManifest, KeyExists, KeyNotFound, StoreError
-from storage.gallery_cache import FirstPageCache
+from storage.gallery_cache import MAX_AGE_S, FirstPageCache
 from storage.manifest import AssetFile, AssetPage, AssetVersion, Manifest
 from storage.sources import SourceImage, list_source_images, save_source_image
 from storage.store import Store
@@ -29,13 +29,15 @@ __all__ = ["AssetCatalog", "AssetFile", "AssetPage", "AssetVersion", "Manifest",
 
 _MAX_CLAIM_TRIES = 100
 _MAX_MANIFEST_ROUNDS = 20
+DEFAULT_PAGE = 24  # the gallery's page size; its first page is rebuilt by every publish and delete
 _FETCH_THREADS = 16  # manifests of one page fetched at once
 
 
 class AssetCatalog:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, first_page_max_age_s: float = MAX_AGE_S) -> None:
+        """``first_page_max_age_s`` bounds how long edits made behind the catalog's back stay unseen."""
         self.store = store
-        self._first_page = FirstPageCache(store)
+        self._first_page = FirstPageCache(store, max_age_s=first_page_max_age_s)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -94,7 +96,7 @@ class AssetCatalog:
             if not self._manifest_lists(asset_id, number):  # once listed, the files belong to the asset
                 self._clean_up(asset_id, written, identity if created_identity else None)
             raise
-        self._first_page.touch()
+        self._gallery_changed()
         return manifest
 
     def _identity(self, asset_id, image_sha256, name, settings, source_key) -> tuple[dict, bool]:
@@ -227,12 +229,20 @@ class AssetCatalog:
             self.store.delete(info.key)
             removed += 1
         if removed:
-            self._first_page.touch()
+            self._gallery_changed()
         return removed
+
+    def _gallery_changed(self) -> None:
+        """Mark the gallery changed, then rebuild its first page so the next viewer finds it ready."""
+        self._first_page.touch()
+        try:
+            self.list_assets(limit=DEFAULT_PAGE)
+        except StoreError:
+            pass  # the next viewer rebuilds it
 
     # -- gallery -----------------------------------------------------------------------------------
 
-    def list_assets(self, *, limit: int = 24, cursor: str | None = None, name_contains: str | None = None) -> AssetPage:
+    def list_assets(self, *, limit: int = DEFAULT_PAGE, cursor: str | None = None, name_contains: str | None = None) -> AssetPage:
         """Newest first, ``limit`` at a time; reads index keys, then only the manifests it shows.
 
         The first page without a search comes from a snapshot while nothing has changed.

@@ -13,6 +13,7 @@ def register(subparsers) -> None:
     parser.add_argument("--assets", type=int, default=10_000, help="assets in the gallery store (default 10000)")
     parser.add_argument("--repeats", type=int, default=200, help="timed rounds for the existence check")
     parser.add_argument("--page-repeats", type=int, default=15, help="timed rounds for the gallery page")
+    parser.add_argument("--naive", action="store_true", help="also time a gallery that reads every manifest (slow)")
     parser.set_defaults(func=run)
 
 
@@ -21,4 +22,4 @@ def run(args) -> int:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main(["--assets", str(args.assets), "--repeats", str(args.repeats),
-                        "--page-repeats", str(args.page_repeats)])
+                        "--page-repeats", str(args.page_repeats)] + (["--naive"] if args.naive else []))

@@ -145,6 +145,7 @@ def test_corrupt_manifest_is_skipped_and_reported(catalog):
     truncated = publish(catalog, image=b"truncated", name="truncated.png")
     catalog.store.put(keys.manifest_key(bad.asset_id), b"{not json", content_type="application/json")
     catalog.store.put(keys.manifest_key(truncated.asset_id), json.dumps({"asset_id": truncated.asset_id}).encode())
+    catalog = AssetCatalog(catalog.store, first_page_max_age_s=0)  # edits behind its back show once the snapshot ages
     page = catalog.list_assets()
     assert [m.asset_id for m in page.items] == [good.asset_id]
     assert len(page.skipped) == 2
@@ -160,6 +161,7 @@ def test_asset_without_manifest_is_invisible(catalog):
     manifest = publish(catalog)
     catalog.store.delete(keys.manifest_key(manifest.asset_id))
     assert catalog.find(manifest.source_sha256, SETTINGS) is None
+    catalog = AssetCatalog(catalog.store, first_page_max_age_s=0)  # edits behind its back show once the snapshot ages
     assert catalog.list_assets().items == []
 
 
@@ -211,8 +213,8 @@ def test_edits_behind_the_catalogs_back_show_after_the_snapshot_ages(catalog):
     manifest = publish(catalog)
     assert len(catalog.list_assets().items) == 1
     catalog.store.delete(keys.manifest_key(manifest.asset_id))  # not through the catalog: no change mark
-    catalog._first_page.max_age_s = 0
-    assert catalog.list_assets().items == []
+    assert len(catalog.list_assets().items) == 1  # the snapshot has not aged yet
+    assert AssetCatalog(catalog.store, first_page_max_age_s=0).list_assets().items == []
 
 
 def test_quality_figures_become_plain_json(catalog):
@@ -224,3 +226,11 @@ def test_quality_figures_become_plain_json(catalog):
                                         "extent": np.float32(0.5), "sizes": (1, 2)})
     assert manifest.latest_version.quality == {"faces": 12, "iou": None, "watertight": True, "extent": 0.5, "sizes": [1, 2]}
     assert catalog.get(manifest.asset_id).latest_version.quality == manifest.latest_version.quality
+
+
+def test_publish_leaves_the_first_page_ready(catalog):
+    from storage.gallery_cache import FirstPageCache
+
+    publish(catalog, image=b"one", name="one.png")
+    cached, _ = FirstPageCache(catalog.store).lookup(24, catalog._executor())
+    assert cached is not None and [m.name for m in cached.items] == ["one.png"]
