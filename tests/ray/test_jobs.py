@@ -169,3 +169,40 @@ def test_jobs_listing_shows_states_and_errors(studio_client):
         assert status.created_at > 0
         if status.state == "failed":
             assert status.error
+
+
+def test_cancel_queued_job_ends_at_once(studio_client):
+    busy = [studio_client.submit(object_png(90 + n), f"busy-{n}.png", SLOW) for n in range(POOL_SIZE)]
+    queued = studio_client.submit(object_png(95), "waiting.png", SLOW)
+    try:
+        assert studio_client.progress(queued.job_id).state == "queued"
+        assert studio_client.cancel(queued.job_id) is True
+        status = studio_client.progress(queued.job_id)
+        assert status.state == "cancelled" and status.message == "cancelled before it started"
+        assert status.started_at is None
+    finally:
+        for submission in busy:
+            studio_client.cancel(submission.job_id)
+    for submission in busy:
+        assert studio_client.wait(submission.job_id).state in ("cancelled", "done")
+    assert stored_keys(studio_client, queued.asset_id) == []
+
+
+def test_gpu_plan_at_15_percent(ray_cluster):
+    from ray.autoscaler.sdk import request_resources
+
+    from ray_jobs.cluster import ClusterStatus, plan_gpus
+
+    def status(gpus: float) -> ClusterStatus:
+        return ClusterStatus("test", [], 2, 2, gpus, gpus, ["A10G"] if gpus else [], 0)
+
+    assert plan_gpus(status(2), allow_cpu_fallback=False, pool_size=2).num_gpus == 1
+    assert "GPU available: 2 of 2 free (A10G)" == plan_gpus(status(2), allow_cpu_fallback=False, pool_size=2).message
+    scaling = plan_gpus(status(0), allow_cpu_fallback=False, pool_size=3, gpu_autoscale=True)
+    assert scaling.num_gpus == 1 and "asked the autoscaler for 3 GPU worker(s)" in scaling.message
+    request_resources(bundles=[])  # withdraw the request again
+    fallback = plan_gpus(status(0), allow_cpu_fallback=True, pool_size=1, gpu_autoscale=False)
+    assert fallback.num_gpus == 0 and "falling back to CPU" in fallback.message
+    assert plan_gpus(status(0), allow_cpu_fallback=False, pool_size=1, worker_gpus=0).num_gpus == 0
+    with pytest.raises(NoGpuAvailable, match="ASSET_STUDIO_ALLOW_CPU"):
+        plan_gpus(status(0), allow_cpu_fallback=False, pool_size=1, gpu_autoscale=False)
