@@ -13,7 +13,7 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 import streamlit as st  # noqa: E402
 
-from dashboard.state import sidebar_summary  # noqa: E402
+from dashboard.state import sidebar_summary, warm_up_in_background  # noqa: E402
 
 st.set_page_config(page_title="3D Asset Studio", page_icon="🧊", layout="wide")
 
@@ -26,5 +26,6 @@ navigation = st.navigation(
         st.Page(PAGES_DIR / "settings.py", title="Settings", icon=":material/settings:"),
     ]
 )
+warm_up_in_background()
 sidebar_summary()
 navigation.run()

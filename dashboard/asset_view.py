@@ -6,7 +6,6 @@ import time
 
 import streamlit as st
 
-from dashboard import viewer
 from dashboard.errors import explain
 from dashboard.formatting import count, duration, file_size, seconds, when
 from ray_jobs.client import StudioClient
@@ -24,6 +23,8 @@ def show_asset(client: StudioClient, manifest: Manifest, *, version: int | None 
     preview_column, facts_column = st.columns([3, 2], gap="medium")
     with preview_column:
         try:
+            from dashboard import viewer  # heavy (panel, vtk): loaded when a model is first shown
+
             shown = viewer.show_preview(glb.key, lambda: client.catalog.read(glb.key))
             if shown.shown_faces < shown.source_faces:
                 st.caption(f"Preview simplified to {count(shown.shown_faces)} of {count(shown.source_faces)} "

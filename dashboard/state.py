@@ -107,6 +107,19 @@ def sidebar_summary() -> None:
         st.caption(f"**Store:** {where}  \n**Cluster:** {describe_ray_address(ray_address())}")
 
 
+@st.cache_resource(show_spinner=False)
+def warm_up_in_background() -> threading.Thread:
+    """Import the 3D preview's libraries (panel, bokeh, VTK, trimesh: seconds) once per server, in the
+    background, so neither the first page nor the first preview waits for them."""
+
+    def load() -> None:
+        import dashboard.viewer  # noqa: F401
+
+    thread = threading.Thread(target=load, name="preview-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def small_object(client: StudioClient, key: str) -> bytes:
     """Bytes of a thumbnail or source image, cached: stored keys never change their content."""
     return _small_object(client.catalog.store.describe(), key, client)

@@ -7,9 +7,11 @@ the installed packages instead of a CDN, so the preview works with no internet.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,9 +58,22 @@ def offline_html(html: str, bokeh_prefix: str, panel_prefix: str) -> str:
     return re.sub(r'<link rel="(?:icon|apple-touch-icon)"[^>]*>', "", html)
 
 
-def plotter_for(mesh: PreviewMesh, *, width: int = 640, height: int = 420) -> pv.Plotter:
-    plotter = pv.Plotter(off_screen=True, window_size=(width, height))
+# One offscreen render window for every preview: creating a GL context per preview costs memory
+# that Mesa never gives back. VTK is not thread-safe and Streamlit sessions run in threads: one lock.
+_SCENE_LOCK = threading.Lock()
+_RENDER_SIZE = (320, 240)  # panel renders once before serialising; the browser draws at its own size
+
+
+@functools.cache
+def _shared_plotter() -> pv.Plotter:
+    plotter = pv.Plotter(off_screen=True, window_size=_RENDER_SIZE)
     plotter.set_background("#f3f4f6")
+    return plotter
+
+
+def stage(plotter: pv.Plotter, mesh: PreviewMesh) -> None:
+    """Put `mesh` alone on the plotter's stage, lit and framed from the front."""
+    plotter.clear_actors()
     # Grid-clustered meshes have folded slivers whose averaged normals show as dark specks: shade them flat.
     smooth = mesh.shown_faces == mesh.source_faces
     if mesh.texture is not None:
@@ -71,23 +86,35 @@ def plotter_for(mesh: PreviewMesh, *, width: int = 640, height: int = 420) -> pv
     plotter.view_xy()
     plotter.camera.Azimuth(30)
     plotter.camera.Elevation(15)
-    return plotter
 
 
 def scene_html(mesh: PreviewMesh, *, bokeh_prefix: str, panel_prefix: str, height: int = 420) -> str:
     """The full HTML page of one preview, with no reference to any remote host."""
-    plotter = plotter_for(mesh, height=height)
-    try:
-        pane = pn.pane.VTK(plotter.ren_win, height=height, sizing_mode="stretch_width",
-                           orientation_widget=True, enable_keybindings=False)
-        buffer = io.StringIO()
-        pane.save(buffer, title="3D preview", resources=Resources(mode="server", root_url=_PLACEHOLDER_ROOT))
-        html = buffer.getvalue()
-    finally:
-        # Render windows hold GPU/EGL memory; close them so 20 previews cost no more than one.
-        plotter.close()
-        plotter.deep_clean()
+    with _SCENE_LOCK:
+        plotter = _shared_plotter()
+        stage(plotter, mesh)
+        try:
+            pane = pn.pane.VTK(plotter.ren_win, height=height, sizing_mode="stretch_width",
+                               orientation_widget=True, enable_keybindings=False)
+            buffer = io.StringIO()
+            pane.save(buffer, title="3D preview", resources=Resources(mode="server", root_url=_PLACEHOLDER_ROOT))
+            html = buffer.getvalue()
+            _forget(pane)
+        finally:
+            plotter.clear_actors()  # drop the mesh and its texture until the next preview
     return offline_html(html, bokeh_prefix, panel_prefix)
+
+
+def _forget(pane) -> None:
+    """Panel registers every saved root in its server state (for live sessions we never run); drop
+    it, or each preview's serialised arrays stay in memory for good."""
+    from panel.io.state import state
+
+    for ref, (owner, root, document, _) in list(state._views.items()):
+        if owner is pane:
+            pane._cleanup(root)
+            document.clear()
+            del state._views[ref]
 
 
 def glb_scene_html(glb: bytes, *, bokeh_prefix: str, panel_prefix: str, height: int = 420,
@@ -95,9 +122,6 @@ def glb_scene_html(glb: bytes, *, bokeh_prefix: str, panel_prefix: str, height: 
     mesh = preview_mesh(trimesh.load(io.BytesIO(glb), file_type="glb", force="mesh", process=False),
                         max_faces=max_faces)
     return scene_html(mesh, bokeh_prefix=bokeh_prefix, panel_prefix=panel_prefix, height=height), mesh
-
-
-
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,187 @@
+"""Dashboard speed and memory, measured in a real headless Chromium (network cut off) against
+`streamlit run dashboard/app.py` on loopback. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/bench_dashboard.py [--loads 5] [--previews 20] [--assets 10000] [--generations 3]
+
+Figures (targets from the dashboard issue):
+- first paint of each page: page opened -> its title drawn, and -> its content ready (<= 2 s)
+- Gallery first page with N assets in the store (<= 2 s); the index objects are written directly
+- 3D preview visible after a generation completes (<= 3 s): success text -> WebGL canvas painted
+- Streamlit process RSS after 20 previews in one session (<= 600 MB, no growth per preview)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.dashboard.assets import publish_asset, textured_sphere  # noqa: E402
+from tests.dashboard.browser_support import (canvas_pixels, offline_browser, preview_frame,  # noqa: E402
+                                             streamlit_server)
+from tests.plugins.images import object_image  # noqa: E402
+
+PAGES = {  # url path -> (title, a locator factory that says the page's content is drawn)
+    "": ("Generate a 3D model", lambda page: page.get_by_role("button", name="Generate 3D Model")),
+    "gallery": ("Gallery", lambda page: page.get_by_role("button", name="Open").first),
+    "jobs": ("Jobs", lambda page: page.get_by_role("button", name="Start the local Ray cluster")),
+    "settings": ("Settings", lambda page: page.get_by_text("probe object deleted")),
+}
+
+
+def median_ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:7.0f} ms (min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f}, n={len(values)})"
+
+
+def fill_store(store_dir: Path, total: int, previewable: int) -> tuple[float, list[tuple[str, str]]]:
+    """`previewable` real assets (distinct textured meshes), then clones of one manifest up to
+    `total`, written straight into the store as a gallery index entry plus a manifest each."""
+    from storage import keys
+    from storage.catalog import AssetCatalog
+    from storage.local_store import LocalStore
+
+    started = time.perf_counter()
+    catalog = AssetCatalog(LocalStore(store_dir))
+    template = publish_asset(catalog, object_image("disc", 64), "template").to_dict()
+    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    # A local store keeps key K in the file <root>/K: write the files directly (fast, no fsync).
+    for number in range(total - previewable - 1):
+        asset_id = hashlib.md5(f"clone-{number}".encode()).hexdigest()
+        created = base + timedelta(seconds=number)
+        stamp = created.isoformat().replace("+00:00", "Z")
+        manifest = dict(template, asset_id=asset_id, name=f"clone-{number:05d}", created_at=stamp,
+                        updated_at=stamp, source_sha256="0" * 64)
+        for key, data in ((keys.manifest_key(asset_id), json.dumps(manifest).encode()),
+                          (keys.index_key(created, asset_id, manifest["name"]), b"")):
+            path = store_dir / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    names = []
+    for number in range(previewable):  # newest: the Gallery's first page
+        mesh = textured_sphere(5, texture_px=512, seed=number + 1)
+        manifest = publish_asset(catalog, object_image("ring", 64 + number), f"preview-{number:02d}", mesh=mesh)
+        names.append((manifest.name, manifest.asset_id))
+    return time.perf_counter() - started, names
+
+
+def first_paints(context, url: str, loads: int) -> dict[str, tuple[list[float], list[float]]]:
+    figures = {}
+    for path, (title, ready) in PAGES.items():
+        painted, complete = [], []
+        for _ in range(loads):
+            page = context.new_page()
+            started = time.perf_counter()
+            page.goto(f"{url}/{path}")
+            page.get_by_role("heading", name=title).wait_for(timeout=60_000)
+            painted.append(time.perf_counter() - started)
+            ready(page).wait_for(timeout=60_000)
+            complete.append(time.perf_counter() - started)
+            page.close()
+        figures[path or "generate"] = (painted, complete)
+    return figures
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def previews(context, url: str, pid: int, names: list[tuple[str, str]]) -> tuple[list[float], list[float]]:
+    """Open each asset from the Gallery in one session; time to a painted canvas, RSS after each."""
+    page = context.new_page()
+    page.goto(f"{url}/gallery")
+    times, rss = [], [rss_mb(pid)]
+    for name, asset_id in names:
+        started = time.perf_counter()
+        page.locator(f".st-key-open-{asset_id} button").click()  # the card's button, keyed by asset id
+        page.get_by_role("heading", name=name).wait_for(timeout=60_000)
+        frame = preview_frame(page)
+        assert canvas_pixels(frame)["painted_pixels"] > 1000
+        times.append(time.perf_counter() - started)
+        rss.append(rss_mb(pid))
+        page.get_by_role("button", name="← Back to the gallery").click()
+        page.get_by_role("button", name="Open").first.wait_for(timeout=60_000)
+    page.close()
+    return times, rss
+
+
+def preview_after_generation(context, url: str, workdir: Path, count: int) -> tuple[list[float], list[float]]:
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="Generate 3D Model").wait_for(timeout=60_000)
+    to_preview, job_times = [], []
+    for number in range(count):
+        image = workdir / f"generate-{number}.png"
+        image.write_bytes(object_image(("figure", "star", "parts")[number % 3], 192 + number, alpha=True))
+        page.locator("input[type=file]").set_input_files(image)
+        page.get_by_text(image.name).first.wait_for()
+        started = time.perf_counter()
+        page.get_by_role("button", name="Generate 3D Model").click()
+        page.get_by_text("3D generation completed successfully!").wait_for(timeout=600_000)
+        done = time.perf_counter()
+        assert canvas_pixels(preview_frame(page))["painted_pixels"] > 1000
+        to_preview.append(time.perf_counter() - done)
+        job_times.append(done - started)
+    page.close()
+    return to_preview, job_times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--loads", type=int, default=5, help="loads per page for first paint")
+    parser.add_argument("--previews", type=int, default=20)
+    parser.add_argument("--assets", type=int, default=10_000)
+    parser.add_argument("--generations", type=int, default=3)
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        fill_s, names = fill_store(workdir / "store", args.assets, args.previews)
+        print(f"store: {args.assets} assets ({args.previews} previewable) written in {fill_s:.1f} s")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "USE_S3", "S3_", "AWS_"))}
+        env.update(LOCAL_STORAGE_DIR=str(workdir / "store"), ASSET_STUDIO_WORKERS="1", PYTHONPATH=str(REPO_ROOT))
+        with streamlit_server(env, workdir / "streamlit.log") as (url, process), sync_playwright() as playwright, \
+                offline_browser(playwright) as context:
+            started = time.perf_counter()
+            page = context.new_page()
+            page.goto(url)
+            page.get_by_role("button", name="Generate 3D Model").wait_for(timeout=120_000)
+            print(f"cold start (server up -> Generate page ready): {time.perf_counter() - started:.2f} s")
+            page.close()
+            print(f"\nfirst paint, warm server, {args.loads} fresh tabs per page (title / content ready):")
+            for name, (painted, complete) in first_paints(context, url, args.loads).items():
+                print(f"  {name:9s} title {median_ms(painted)}\n  {'':9s} ready {median_ms(complete)}")
+            print(f"  (gallery 'ready' = first page of 24 cards from {args.assets} assets)")
+
+            times, rss = previews(context, url, process.pid, names)
+            growth = (rss[-1] - rss[len(rss) // 2]) / (len(rss) - 1 - len(rss) // 2)
+            print(f"\npreview from the Gallery (click Open -> canvas painted): {median_ms(times)}")
+            print(f"streamlit RSS: before {rss[0]:.0f} MB, after 1 preview {rss[1]:.0f} MB, "
+                  f"after {len(names)} previews {rss[-1]:.0f} MB; growth over the second half "
+                  f"{growth:+.1f} MB/preview")
+            print("  RSS after each preview (MB): " + " ".join(f"{value:.0f}" for value in rss[1:]))
+
+            if args.generations:
+                to_preview, job_times = preview_after_generation(context, url, workdir, args.generations)
+                print(f"\ngeneration (click -> success text, local Ray started on the first): {median_ms(job_times)}")
+                print(f"preview visible after completion (success text -> canvas painted): {median_ms(to_preview)}")
+                print(f"streamlit RSS after the generations: {rss_mb(process.pid):.0f} MB")
+            print(f"\nrequests to anything but 127.0.0.1 (aborted): {len(context.blocked)}")
+
+
+if __name__ == "__main__":
+    main()
