@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ray_jobs.client import RegistryLost, StudioClient, Submission, glb_key
@@ -54,7 +54,6 @@ class ImageOutcome:
     url: str | None = None
     seconds: float = 0.0
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({"image": self.image, "status": self.status, "asset_id": self.asset_id, "key": self.key,

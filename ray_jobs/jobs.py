@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from storage.catalog import Manifest
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-ACTIVE_STATES = (QUEUED, RUNNING)
 FINAL_STATES = (DONE, FAILED, CANCELLED)
 
 # Stage name -> percent at which the stage is reported.
