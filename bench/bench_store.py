@@ -28,8 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storage import keys  # noqa: E402
-from storage.catalog import AssetCatalog, _build_manifest, _index_key  # noqa: E402
+from storage.catalog import AssetCatalog  # noqa: E402
 from storage.manifest import AssetFile, AssetVersion  # noqa: E402
+from storage.publisher import build_manifest  # noqa: E402
 from storage.s3_store import S3Store  # noqa: E402
 
 BUCKET = "bench-assets"
@@ -101,10 +102,10 @@ def populate(store: S3Store, count: int) -> None:
         glb = AssetFile(keys.version_prefix(asset_id, 1) + "model.glb", 123456, "model/gltf-binary")
         identity = {"asset_id": asset_id, "source_sha256": sha, "name": f"object {number:05d}.png",
                     "generator": "inflate", "settings": SETTINGS, "created_at": created, "source_key": None}
-        manifest = _build_manifest(identity, [AssetVersion(1, created, {"glb": glb}, {"total": 2.0}, {"faces": 30000})])
+        manifest = build_manifest(identity, [AssetVersion(1, created, {"glb": glb}, {"total": 2.0}, {"faces": 30000})])
         store.put(keys.manifest_key(asset_id), json.dumps(manifest.to_dict(), indent=1).encode(),
                   content_type="application/json")
-        store.put(_index_key(manifest), b"")
+        store.put(keys.gallery_key(manifest), b"")
 
     with ThreadPoolExecutor(32) as pool:
         list(pool.map(write, range(count)))

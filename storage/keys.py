@@ -129,6 +129,11 @@ def index_key(created_at: datetime, asset_id: str, name: str) -> str:
     return f"{ASSET_INDEX}{inverted:0{_INDEX_TIME_DIGITS}d}-{check_asset_id(asset_id)}-{slug}"
 
 
+def gallery_key(manifest) -> str:
+    """The gallery index key of a manifest (anything with created_at, asset_id and name)."""
+    return index_key(parse_iso(manifest.created_at), manifest.asset_id, manifest.name)
+
+
 def parse_index_key(key: str) -> tuple[str, str] | None:
     """(asset id, slug) of a gallery index key, else None."""
     match = re.match(rf"^{re.escape(ASSET_INDEX)}[0-9]{{{_INDEX_TIME_DIGITS}}}-([0-9a-f]{{32}})-(.+)$", key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -102,3 +103,16 @@ class AssetPage:
     items: list[Manifest]
     next_cursor: str | None
     skipped: list[str]  # "<manifest key>: <why>" for damaged manifests left out of this page
+
+
+def parse_manifest(data: bytes, key: str) -> Manifest:
+    try:
+        payload = json.loads(data)
+    except ValueError as error:
+        raise CorruptManifest(
+            f"Manifest {key} is not valid JSON ({error})",
+            "Delete the asset and generate it again (python -m ray_jobs assets --delete ASSET_ID).",
+        ) from None
+    if not isinstance(payload, dict):
+        raise CorruptManifest(f"Manifest {key} is not a JSON object", "Delete the asset and generate it again.")
+    return Manifest.from_dict(payload, key=key)
