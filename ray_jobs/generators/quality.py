@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ray_jobs.generators.raster import rasterize
+from ray_jobs.generators.raster import coverage
 
 
 def quality_figures(mesh, mask: np.ndarray) -> dict[str, Any]:
@@ -35,10 +35,7 @@ def front_silhouette(mesh, shape: tuple[int, int], frame: dict | None = None, ma
     triangles = pixels[np.asarray(mesh.faces)]
     # a closed surface's silhouette is covered by the faces turned toward the viewer alone
     facing = _signed_area(triangles) < 0  # counter-clockwise in XY is clockwise once rows grow downward
-    covered = rasterize(triangles[facing], None, shape).pixel
-    silhouette = np.zeros(shape[0] * shape[1], bool)
-    silhouette[covered] = True
-    return silhouette.reshape(shape)
+    return coverage(triangles[facing], shape)
 
 
 def _signed_area(triangles: np.ndarray) -> np.ndarray:

@@ -15,33 +15,62 @@ BACKGROUND = (238, 240, 243)
 VIEW_DIRECTION = np.array([0.55, 0.35, 0.76])
 LIGHT_DIRECTION = np.array([-0.25, 0.6, 0.76])
 AMBIENT = 0.4
-SUPERSAMPLING = 2
 FILL = 0.88  # share of the image the object spans
+# zlib level for the PNG: level 1 is several times faster than the default and only slightly larger
+PNG_COMPRESS_LEVEL = 1
 
 
 def render_thumbnail(mesh, size: int = 256) -> bytes:
-    """PNG bytes, ``size`` x ``size``: the textured mesh seen from the front-right, lit, on a plain background."""
-    canvas = size * SUPERSAMPLING
+    """PNG bytes, ``size`` x ``size``: the textured mesh seen from the front-right, lit, on a plain background.
+
+    Drawn at the final size, one sample per pixel (four times cheaper than supersampling):
+    the texture is read from a copy shrunk to about one texel per pixel, and the outline
+    is smoothed afterwards, so neither the surface nor the edge looks jagged.
+    """
     vertices = np.asarray(mesh.vertices, np.float64)
     faces = np.asarray(mesh.faces, np.int64)
-    image = np.empty((canvas * canvas, 3), np.float64)
+    image = np.empty((size * size, 3), np.uint8)
     image[:] = BACKGROUND
+    covered = np.zeros(size * size, bool)
     if len(faces):
-        screen, depth = _project(vertices - (vertices.min(axis=0) + vertices.max(axis=0)) / 2, canvas)
+        screen, depth = _project(vertices - (vertices.min(axis=0) + vertices.max(axis=0)) / 2, size)
         shown = _facing_viewer(mesh)
-        fragments = rasterize(screen[faces[shown]], depth[faces[shown]], (canvas, canvas))
+        fragments = rasterize(screen[faces[shown]], depth[faces[shown]], (size, size))
         fragments.face = shown[fragments.face]
-        colour = _surface_colour(mesh, fragments, faces)
-        normals = np.einsum("nk,nkd->nd", fragments.barycentric, np.asarray(mesh.vertex_normals)[faces[fragments.face]])
-        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-        light = LIGHT_DIRECTION / np.linalg.norm(LIGHT_DIRECTION)
-        shade = AMBIENT + (1 - AMBIENT) * np.clip(normals @ light, 0.0, 1.0)
-        image[fragments.pixel] = colour * shade[:, None]
-    pixels = np.clip(image.reshape(canvas, canvas, 3), 0, 255).astype(np.uint8)
-    picture = Image.fromarray(pixels, "RGB").resize((size, size), Image.Resampling.BOX)
+        corners = faces[fragments.face]
+        # diffuse light per vertex, interpolated (Gouraud): with smooth normals it looks as lit per pixel
+        shade = np.einsum("nk,nk->n", fragments.barycentric, _vertex_shade(mesh)[corners])
+        colour = _surface_colour(mesh, fragments, corners, faces[shown], screen)
+        image[fragments.pixel] = np.clip(colour * shade[:, None], 0, 255)
+        covered[fragments.pixel] = True
+    pixels = _smooth_outline(image.reshape(size, size, 3), covered.reshape(size, size))
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
+    Image.fromarray(pixels, "RGB").save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
+
+
+def _smooth_outline(image: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """Pixels on the object's outline (inside or out) become the mean of their 3x3 neighbourhood."""
+    padded = np.pad(covered, 1, mode="edge")
+    neighbours = [padded[1 + dy : padded.shape[0] - 1 + dy, 1 + dx : padded.shape[1] - 1 + dx]
+                  for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    outline = np.zeros_like(covered)
+    for neighbour in neighbours:
+        outline |= neighbour != covered
+    if not outline.any():
+        return image
+    wide = np.pad(image.astype(np.uint16), ((1, 1), (1, 1), (0, 0)), mode="edge")
+    height, width = covered.shape
+    box = sum(wide[dy : dy + height, dx : dx + width] for dy in range(3) for dx in range(3))
+    smoothed = image.copy()
+    smoothed[outline] = (box[outline] + 4) // 9
+    return smoothed
+
+
+def _vertex_shade(mesh) -> np.ndarray:
+    """(V,) light factor per vertex: ambient plus Lambert diffuse from LIGHT_DIRECTION."""
+    light = LIGHT_DIRECTION / np.linalg.norm(LIGHT_DIRECTION)
+    return AMBIENT + (1 - AMBIENT) * np.clip(np.asarray(mesh.vertex_normals) @ light, 0.0, 1.0)
 
 
 def _facing_viewer(mesh) -> np.ndarray:
@@ -66,18 +95,30 @@ def _project(points: np.ndarray, canvas: int) -> tuple[np.ndarray, np.ndarray]:
     return screen, points @ toward_viewer
 
 
-def _surface_colour(mesh, fragments, faces: np.ndarray) -> np.ndarray:
+def _surface_colour(mesh, fragments, corners: np.ndarray, shown_faces: np.ndarray, screen: np.ndarray) -> np.ndarray:
     """(N, 3) colour in 0..255 per fragment: from the texture, else vertex colours, else grey."""
     visual = mesh.visual
-    corners = faces[fragments.face]
     texture = base_colour_image(mesh)
     if texture is not None:
         uv = np.einsum("nk,nkd->nd", fragments.barycentric, np.asarray(visual.uv)[corners])
-        return sample_texture(np.asarray(texture.convert("RGB"), np.float64), uv)
+        texture = texture.convert("RGB")
+        shrink = int(_texels_per_pixel(np.asarray(visual.uv)[shown_faces] * texture.size, screen[shown_faces]))
+        if shrink >= 2:  # a box-filtered smaller copy, so nearest lookups do not skip texels
+            texture = texture.reduce(shrink)
+        return sample_texture(np.asarray(texture), uv)
     if visual.kind == "vertex":
         colours = np.asarray(visual.vertex_colors, np.float64)[:, :3]
         return np.einsum("nk,nkd->nd", fragments.barycentric, colours[corners])
     if visual.kind == "face":
-        return np.asarray(visual.face_colors, np.float64)[fragments.face, :3]
+        return np.asarray(visual.face_colors)[fragments.face, :3]
     return np.full((len(fragments.face), 3), 180.0)
 
+
+def _texels_per_pixel(texel_triangles: np.ndarray, screen_triangles: np.ndarray) -> float:
+    """How many texels fall on one screen pixel, on average over the drawn triangles (linear ratio)."""
+    return float(np.sqrt(_total_area(texel_triangles) / max(_total_area(screen_triangles), 1e-12)))
+
+
+def _total_area(triangles: np.ndarray) -> float:
+    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
+    return float(np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])).sum() / 2)
