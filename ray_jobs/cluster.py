@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import ray
-
 
 class NoGpuAvailable(Exception):
     """No GPU in the cluster and CPU fallback is off; the message says what to do."""
@@ -40,6 +38,8 @@ def env_flag(name: str, default: bool) -> bool:
 
 
 def read_cluster_status(address: str, pool: list[dict[str, Any]]) -> ClusterStatus:
+    import ray  # here, not at the top: commands that never reach the cluster skip its 1-2 s import
+
     total, free = ray.cluster_resources(), ray.available_resources()
     nodes = []
     gpu_names: set[str] = set()
