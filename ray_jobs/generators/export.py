@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import trimesh
@@ -18,6 +20,9 @@ CONTENT_TYPES = {
     "stl": "model/stl",
 }
 FILE_NAMES = {"glb": "model.glb", "obj": "model_obj.zip", "ply": "model.ply", "stl": "model.stl"}
+# zlib level for the texture PNG inside GLB and OBJ files: level 1 encodes a photo several
+# times faster than the default 6 for a file about 2% larger
+TEXTURE_COMPRESS_LEVEL = 1
 
 
 def export_mesh(mesh: trimesh.Trimesh, fmt: str = "glb") -> bytes:
@@ -35,15 +40,35 @@ def load_glb(data: bytes) -> trimesh.Trimesh:
     return loaded
 
 
+@contextmanager
+def _fast_texture_png(mesh: trimesh.Trimesh) -> Iterator[None]:
+    """While exporting, the texture saves as a fast PNG (Pillow merges ``encoderinfo`` into save())."""
+    image = base_colour_image(mesh)
+    if image is None:
+        yield
+        return
+    previous = getattr(image, "encoderinfo", None)
+    image.encoderinfo = {**(previous or {}), "compress_level": TEXTURE_COMPRESS_LEVEL}
+    try:
+        yield
+    finally:
+        if previous is None:
+            del image.encoderinfo
+        else:
+            image.encoderinfo = previous
+
+
 def _glb(mesh: trimesh.Trimesh) -> bytes:
-    # normals travel with the mesh so viewers shade it smoothly without recomputing
-    return trimesh.exchange.gltf.export_glb(mesh, include_normals=True)
+    with _fast_texture_png(mesh):
+        # normals travel with the mesh so viewers shade it smoothly without recomputing
+        return trimesh.exchange.gltf.export_glb(mesh, include_normals=True)
 
 
 def _obj_zip(mesh: trimesh.Trimesh) -> bytes:
-    text, files = trimesh.exchange.obj.export_obj(
-        mesh, include_normals=True, include_texture=True, return_texture=True, mtl_name="model.mtl", digits=6
-    )
+    with _fast_texture_png(mesh):
+        text, files = trimesh.exchange.obj.export_obj(
+            mesh, include_normals=True, include_texture=True, return_texture=True, mtl_name="model.mtl", digits=6
+        )
     buffer = io.BytesIO()
     # fast deflate for the text; the PNG texture is compressed already
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:

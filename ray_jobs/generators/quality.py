@@ -11,13 +11,33 @@ from ray_jobs.generators.raster import coverage
 
 def quality_figures(mesh, mask: np.ndarray) -> dict[str, Any]:
     """faces, vertices, watertight, winding_consistent, and the front-view silhouette IoU against ``mask``."""
+    watertight, winding_consistent = edge_checks(np.asarray(mesh.faces), len(mesh.vertices))
     return {
         "faces": int(len(mesh.faces)),
         "vertices": int(len(mesh.vertices)),
-        "watertight": bool(mesh.is_watertight),
-        "winding_consistent": bool(mesh.is_winding_consistent),
+        "watertight": watertight,
+        "winding_consistent": winding_consistent,
         "iou": round(silhouette_iou(mesh, mask), 4),
     }
+
+
+def edge_checks(faces: np.ndarray, vertex_count: int) -> tuple[bool, bool]:
+    """(watertight, winding consistent) as trimesh defines them, by one sort of the edges.
+
+    Watertight: every edge is shared by exactly two faces. Winding consistent: every such
+    pair runs in opposite directions. Same answers as ``mesh.is_watertight`` and
+    ``mesh.is_winding_consistent``, in a fraction of the time on the meshes made here.
+    """
+    if len(faces) == 0:
+        return False, False
+    edges = np.asarray(faces, np.int64)[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    key = np.minimum(edges[:, 0], edges[:, 1]) * vertex_count + np.maximum(edges[:, 0], edges[:, 1])
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    pairs = starts[np.diff(np.r_[starts, len(key)]) == 2]
+    first, second = edges[order[pairs]], edges[order[pairs + 1]]
+    return 2 * len(pairs) == len(edges), bool((first[:, 1] == second[:, 0]).all())
 
 
 def front_silhouette(mesh, shape: tuple[int, int], frame: dict | None = None, mask: np.ndarray | None = None) -> np.ndarray:

@@ -1,7 +1,7 @@
 import numpy as np
 import trimesh
 
-from ray_jobs.generators.quality import quality_figures, silhouette_iou
+from ray_jobs.generators.quality import edge_checks, quality_figures, silhouette_iou
 
 
 def _square_mask(size=100, low=20, high=80):
@@ -30,3 +30,22 @@ def test_iou_uses_the_generator_frame_when_present():
     box.metadata["image_frame"] = {"scale": 1 / 60, "centre": [50.0 + 20.0, -50.0, 0.0]}
     iou = silhouette_iou(box, _square_mask())
     assert abs(iou - 40 / 80) < 0.02  # columns 40..80 overlap, 20..100 is the union
+
+
+def test_edge_checks_agree_with_trimesh_on_broken_meshes():
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    faces = np.asarray(sphere.faces)
+    flipped = faces.copy()
+    flipped[:3] = flipped[:3, ::-1]
+    variants = {
+        "closed": faces,
+        "holed": faces[3:],
+        "flipped": flipped,
+        "duplicated": np.vstack([faces, faces[:2]]),
+    }
+    answers = {}
+    for name, variant in variants.items():
+        mesh = trimesh.Trimesh(sphere.vertices, variant, process=False)
+        answers[name] = edge_checks(variant, len(mesh.vertices))
+        assert answers[name] == (mesh.is_watertight, mesh.is_winding_consistent), name
+    assert answers["closed"] == (True, True) and answers["holed"][0] is False and answers["flipped"][1] is False
