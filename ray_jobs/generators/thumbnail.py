@@ -38,8 +38,10 @@ def render_thumbnail(mesh, size: int = 256) -> bytes:
         fragments = rasterize(screen[faces[shown]], depth[faces[shown]], (size, size))
         fragments.face = shown[fragments.face]
         corners = faces[fragments.face]
-        # diffuse light per vertex, interpolated (Gouraud): with smooth normals it looks as lit per pixel
-        shade = np.einsum("nk,nk->n", fragments.barycentric, _vertex_shade(mesh)[corners])
+        normals = np.einsum("nk,nkd->nd", fragments.barycentric, np.asarray(mesh.vertex_normals)[corners])
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        light = LIGHT_DIRECTION / np.linalg.norm(LIGHT_DIRECTION)
+        shade = AMBIENT + (1 - AMBIENT) * np.clip(normals @ light, 0.0, 1.0)
         colour = _surface_colour(mesh, fragments, corners, faces[shown], screen)
         image[fragments.pixel] = np.clip(colour * shade[:, None], 0, 255)
         covered[fragments.pixel] = True
@@ -65,12 +67,6 @@ def _smooth_outline(image: np.ndarray, covered: np.ndarray) -> np.ndarray:
     smoothed = image.copy()
     smoothed[outline] = (box[outline] + 4) // 9
     return smoothed
-
-
-def _vertex_shade(mesh) -> np.ndarray:
-    """(V,) light factor per vertex: ambient plus Lambert diffuse from LIGHT_DIRECTION."""
-    light = LIGHT_DIRECTION / np.linalg.norm(LIGHT_DIRECTION)
-    return AMBIENT + (1 - AMBIENT) * np.clip(np.asarray(mesh.vertex_normals) @ light, 0.0, 1.0)
 
 
 def _facing_viewer(mesh) -> np.ndarray:
