@@ -27,8 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests.dashboard.assets import publish_asset, textured_sphere  # noqa: E402
-from tests.dashboard.browser_support import (canvas_pixels, offline_browser, preview_frame,  # noqa: E402
-                                             streamlit_server)
+from tests.dashboard.browser_support import offline_browser, painted_preview, streamlit_server  # noqa: E402
 from tests.plugins.images import object_image  # noqa: E402
 
 PAGES = {  # url path -> (title, a locator factory that says the page's content is drawn)
@@ -74,6 +73,22 @@ def fill_store(store_dir: Path, total: int, previewable: int) -> tuple[float, li
     return time.perf_counter() - started, names
 
 
+def bare_streamlit_paint(context, workdir: Path, env: dict, loads: int) -> list[float]:
+    """The floor under every figure: a one-line Streamlit app, same machine, same browser."""
+    script = workdir / "hello.py"
+    script.write_text('import streamlit as st\nst.title("Hello")\n')
+    with streamlit_server(env, workdir / "hello.log", script=script) as (url, _):
+        times = []
+        for _ in range(loads + 1):
+            page = context.new_page()
+            started = time.perf_counter()
+            page.goto(url)
+            page.get_by_role("heading", name="Hello").wait_for(timeout=60_000)
+            times.append(time.perf_counter() - started)
+            page.close()
+    return times[1:]  # the first load fills the browser cache
+
+
 def first_paints(context, url: str, loads: int) -> dict[str, tuple[list[float], list[float]]]:
     figures = {}
     for path, (title, ready) in PAGES.items():
@@ -98,17 +113,24 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def idle(page) -> None:
+    """Wait until Streamlit has finished the current run (its "running" indicator is gone)."""
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=60_000)
+
+
 def previews(context, url: str, pid: int, names: list[tuple[str, str]]) -> tuple[list[float], list[float]]:
     """Open each asset from the Gallery in one session; time to a painted canvas, RSS after each."""
     page = context.new_page()
     page.goto(f"{url}/gallery")
     times, rss = [], [rss_mb(pid)]
     for name, asset_id in names:
+        open_button = page.locator(f".st-key-open-{asset_id} button")  # the card's button, keyed by asset id
+        open_button.wait_for(timeout=60_000)
+        idle(page)
         started = time.perf_counter()
-        page.locator(f".st-key-open-{asset_id} button").click()  # the card's button, keyed by asset id
+        open_button.click()
         page.get_by_role("heading", name=name).wait_for(timeout=60_000)
-        frame = preview_frame(page)
-        assert canvas_pixels(frame)["painted_pixels"] > 1000
+        assert painted_preview(page)["painted_pixels"] > 1000
         times.append(time.perf_counter() - started)
         rss.append(rss_mb(pid))
         page.get_by_role("button", name="← Back to the gallery").click()
@@ -131,7 +153,7 @@ def preview_after_generation(context, url: str, workdir: Path, count: int) -> tu
         page.get_by_role("button", name="Generate 3D Model").click()
         page.get_by_text("3D generation completed successfully!").wait_for(timeout=600_000)
         done = time.perf_counter()
-        assert canvas_pixels(preview_frame(page))["painted_pixels"] > 1000
+        assert painted_preview(page)["painted_pixels"] > 1000
         to_preview.append(time.perf_counter() - done)
         job_times.append(done - started)
     page.close()
@@ -163,6 +185,7 @@ def main() -> None:
             print(f"cold start (server up -> Generate page ready): {time.perf_counter() - started:.2f} s")
             page.close()
             print(f"\nfirst paint, warm server, {args.loads} fresh tabs per page (title / content ready):")
+            print(f"  bare one-line Streamlit app (floor)  {median_ms(bare_streamlit_paint(context, workdir, env, args.loads))}")
             for name, (painted, complete) in first_paints(context, url, args.loads).items():
                 print(f"  {name:9s} title {median_ms(painted)}\n  {'':9s} ready {median_ms(complete)}")
             print(f"  (gallery 'ready' = first page of 24 cards from {args.assets} assets)")

@@ -54,7 +54,10 @@ def offline_html(html: str, bokeh_prefix: str, panel_prefix: str) -> str:
     html = html.replace(_PLACEHOLDER_ROOT + "static/js/", bokeh_prefix)
     html = html.replace(_PLACEHOLDER_ROOT + "static/extensions/panel/", panel_prefix)
     html = html.replace(CDN_DIST, panel_prefix)
-    # Favicons and icon fonts are decoration; drop any other remote link rather than wait on it.
+    # The VTK view needs neither bokeh's WebGL glyphs nor ES-module shims: 0.2 MB less
+    # JavaScript to parse per preview. Favicons are decoration.
+    html = re.sub(r'<script type="text/javascript" src="[^"]*(?:bokeh-gl|es-module-shims)[^"]*"></script>\s*',
+                  "", html)
     return re.sub(r'<link rel="(?:icon|apple-touch-icon)"[^>]*>', "", html)
 
 

@@ -30,10 +30,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str], log_path: Path, *, port: int | None = None, startup_s: float = 60):
-    """Start `streamlit run dashboard/app.py` on 127.0.0.1; yields its base URL and the process."""
+def streamlit_server(env: dict[str, str], log_path: Path, *, port: int | None = None, startup_s: float = 60,
+                     script: Path = REPO_ROOT / "dashboard" / "app.py"):
+    """Start `streamlit run <script>` (the dashboard) on 127.0.0.1; yields its base URL and the process."""
     port = port or free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
+    command = [sys.executable, "-m", "streamlit", "run", str(script),
                "--server.address=127.0.0.1", f"--server.port={port}", "--server.headless=true",
                "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]
     with open(log_path, "w") as log:
@@ -97,6 +98,20 @@ def preview_frame(page, timeout_ms: float = 60_000):
                 continue
         page.wait_for_timeout(100)
     raise AssertionError("no preview frame with a canvas appeared")
+
+
+def painted_preview(page, timeout_ms: float = 60_000) -> dict:
+    """`canvas_pixels` of the preview, looking again when a rerun replaces the frame meanwhile."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        try:
+            return canvas_pixels(preview_frame(page, timeout_ms), timeout_ms)
+        except PlaywrightError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def canvas_pixels(frame, timeout_ms: float = 30_000) -> dict:

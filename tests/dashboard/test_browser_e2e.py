@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from tests.dashboard.browser_support import (REPO_ROOT, canvas_pixels, offline_browser, preview_frame,
-                                             streamlit_server)
+from tests.dashboard.browser_support import REPO_ROOT, offline_browser, painted_preview, streamlit_server
 from tests.plugins.images import object_image
 from tests.support import missing_tool
 
@@ -57,7 +56,7 @@ def test_generate_preview_download_exists_gallery(playwright, tmp_path):
         page.get_by_text("figure.png").first.wait_for()
         page.get_by_role("button", name="Generate 3D Model").click()
         page.get_by_text("3D generation completed successfully!").wait_for(timeout=300_000)
-        pixels = canvas_pixels(preview_frame(page))
+        pixels = painted_preview(page)
         assert pixels["webgl"], pixels
         assert pixels["painted_pixels"] > 2_000 and pixels["colours"] > 50, pixels
         page.screenshot(path=SCREENSHOTS / "2-generated.png", full_page=True)

@@ -24,7 +24,9 @@ def metric(at: AppTest, label: str) -> str:
 def test_cluster_figures_jobs_table_and_cancel(ray_cluster, dashboard_env, studio_client):
     done = studio_client.submit(object_image("ring", 128), "ring.png")
     studio_client.wait(done.job_id)
-    # A slow job to cancel from the page: high resolution keeps it running for a while.
+    # Keep both workers busy so the last job waits in the queue: that one is cancelled from the page.
+    for number in range(2):
+        studio_client.submit(object_image("parts", 400 + number), f"busy-{number}.png", {"resolution": 1024})
     slow = studio_client.submit(object_image("star", 512), "slow-star.png", {"resolution": 1024})
 
     at = AppTest.from_file(str(PAGES / "jobs.py"), default_timeout=60).run()
