@@ -59,11 +59,6 @@ with store_column:
                   "value": list(settings.masked().values())})
         st.markdown("**Key prefixes**")
         st.table({"what": list(PREFIXES), "prefix": list(PREFIXES.values())})
-    st.markdown("**Store checks** (the `doctor` command's storage steps)")
-    if st.button("Test store connection", key="test-store") or "store_checks" not in st.session_state:
-        with st.spinner("Checking the store…"):
-            st.session_state.store_checks = storage_checks(settings) if settings else storage_checks()
-    show_checks(st.session_state.store_checks)
 
 with cluster_column:
     st.subheader("Cluster")
@@ -77,3 +72,11 @@ with cluster_column:
         show_checks(st.session_state.cluster_checks)
     else:
         st.caption("Not tested yet: the cluster is reached only when needed.")
+
+# Last: the store checks touch the store (seconds on a slow one), everything above is already drawn.
+with store_column:
+    st.markdown("**Store checks** (the `doctor` command's storage steps)")
+    if st.button("Test store connection", key="test-store") or "store_checks" not in st.session_state:
+        with st.spinner("Checking the store…"):
+            st.session_state.store_checks = storage_checks(settings) if settings else storage_checks()
+    show_checks(st.session_state.store_checks)

@@ -57,3 +57,12 @@ def test_app_navigates_to_every_page(ray_cluster, dashboard_env):
         at.switch_page(str(PAGES / f"{name}.py")).run()
         assert not at.exception, at.exception
         assert at.title[0].value == title
+
+
+def test_settings_tests_the_cluster_connection(ray_cluster, dashboard_env):
+    at = AppTest.from_file(str(PAGES / "settings.py"), default_timeout=60).run()
+    at.button(key="test-cluster").click().run()
+    assert not at.exception
+    cluster_lines = [m.value for m in at.markdown if "cluster reachable" in m.value or "resources" in m.value]
+    assert len(cluster_lines) == 2 and all(line.startswith(":green[") for line in cluster_lines)
+    assert "2 CPUs" in cluster_lines[1] and "no GPU" in cluster_lines[1]
