@@ -34,15 +34,16 @@ def render_thumbnail(mesh, size: int = 256) -> bytes:
     covered = np.zeros(size * size, bool)
     if len(faces):
         screen, depth = _project(vertices - (vertices.min(axis=0) + vertices.max(axis=0)) / 2, size)
-        shown = _facing_viewer(mesh)
-        fragments = rasterize(screen[faces[shown]], depth[faces[shown]], (size, size))
+        triangles = screen[faces]
+        shown = _facing_viewer(mesh, triangles)
+        fragments = rasterize(triangles[shown], depth[faces[shown]], (size, size))
         fragments.face = shown[fragments.face]
         corners = faces[fragments.face]
         normals = np.einsum("nk,nkd->nd", fragments.barycentric, np.asarray(mesh.vertex_normals)[corners])
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
         light = LIGHT_DIRECTION / np.linalg.norm(LIGHT_DIRECTION)
         shade = AMBIENT + (1 - AMBIENT) * np.clip(normals @ light, 0.0, 1.0)
-        colour = _surface_colour(mesh, fragments, corners, faces[shown], screen)
+        colour = _surface_colour(mesh, fragments, corners, faces[shown], triangles[shown])
         image[fragments.pixel] = np.clip(colour * shade[:, None], 0, 255)
         covered[fragments.pixel] = True
     pixels = _smooth_outline(image.reshape(size, size, 3), covered.reshape(size, size))
@@ -69,12 +70,17 @@ def _smooth_outline(image: np.ndarray, covered: np.ndarray) -> np.ndarray:
     return smoothed
 
 
-def _facing_viewer(mesh) -> np.ndarray:
-    """Indices of the faces to draw: as in glTF, back faces are culled unless the material is double-sided."""
+def _facing_viewer(mesh, triangles: np.ndarray) -> np.ndarray:
+    """Indices of the faces to draw: as in glTF, back faces are culled unless the material is double-sided.
+
+    A face turned toward the viewer runs counter-clockwise on screen, so clockwise once rows
+    grow downward: read from the projected ``triangles`` (F, 3, 2), no face normals needed.
+    """
     material = getattr(mesh.visual, "material", None)
     if getattr(material, "doubleSided", False):
-        return np.arange(len(mesh.faces))
-    return np.flatnonzero(np.asarray(mesh.face_normals) @ VIEW_DIRECTION > 0)
+        return np.arange(len(triangles))
+    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
+    return np.flatnonzero((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]) < 0)
 
 
 def _project(points: np.ndarray, canvas: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,14 +97,14 @@ def _project(points: np.ndarray, canvas: int) -> tuple[np.ndarray, np.ndarray]:
     return screen, points @ toward_viewer
 
 
-def _surface_colour(mesh, fragments, corners: np.ndarray, shown_faces: np.ndarray, screen: np.ndarray) -> np.ndarray:
+def _surface_colour(mesh, fragments, corners: np.ndarray, shown_faces: np.ndarray, shown_triangles: np.ndarray) -> np.ndarray:
     """(N, 3) colour in 0..255 per fragment: from the texture, else vertex colours, else grey."""
     visual = mesh.visual
     texture = base_colour_image(mesh)
     if texture is not None:
         uv = np.einsum("nk,nkd->nd", fragments.barycentric, np.asarray(visual.uv)[corners])
         texture = texture.convert("RGB")
-        shrink = int(_texels_per_pixel(np.asarray(visual.uv)[shown_faces] * texture.size, screen[shown_faces]))
+        shrink = int(_texels_per_pixel(np.asarray(visual.uv)[shown_faces] * texture.size, shown_triangles))
         if shrink >= 2:  # a box-filtered smaller copy, so nearest lookups do not skip texels
             texture = texture.reduce(shrink)
         return sample_texture(np.asarray(texture), uv)

@@ -6,7 +6,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from ray_jobs.generators.export import CONTENT_TYPES, FILE_NAMES, FORMATS, export_mesh, load_glb
+from ray_jobs.generators.export import CONTENT_TYPES, FILE_NAMES, FORMATS, angle_weighted_normals, export_mesh, load_glb
 from ray_jobs.generators.quality import quality_figures
 from tests.plugins.gltf_validator import problems, validate_glb
 
@@ -98,3 +98,10 @@ def test_every_format_converts_from_a_stored_glb(generated, fmt):
         again = trimesh.load(io.BytesIO(data), file_type=fmt, process=False, force="mesh")
     assert np.allclose(again.bounds, mesh.bounds, atol=1e-5)
     assert len(again.faces) == len(mesh.faces)
+
+
+def test_vertex_normals_match_trimesh(generated):
+    meshes = [generated("ring").mesh, trimesh.creation.box(), trimesh.creation.cylinder(radius=0.3, height=1.0)]
+    for mesh in meshes:
+        fresh = trimesh.Trimesh(np.array(mesh.vertices), np.array(mesh.faces), process=False)
+        assert np.allclose(angle_weighted_normals(fresh), fresh.vertex_normals, atol=1e-12)
