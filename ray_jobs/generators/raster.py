@@ -124,10 +124,13 @@ def _inside(edges, span, x, y):
     # padding beyond the true box lies outside the triangle or the canvas: never inside
     x_padding = np.where(np.arange(columns) < span[:, 0:1], 0.0, -np.inf)
     y_padding = np.where(np.arange(rows) < span[:, 1:2], 0.0, -np.inf)
-    inside = None
+    inside = np.ones((len(edges), rows, columns), bool)
     for corner in range(3):
-        weight = _plane_values(edges[:, corner], x, y, x_padding + EDGE_TOLERANCE, y_padding)
-        inside = weight >= 0 if inside is None else inside & (weight >= 0)
+        # weight = (a x + c) + b y >= 0, tested as (a x + c) >= -(b y): one full-size bool result
+        planes = edges[:, corner]
+        column_part = planes[:, 0:1] * x + planes[:, 2:3] + x_padding + EDGE_TOLERANCE
+        row_part = planes[:, 1:2] * y + y_padding
+        inside &= column_part[:, None, :] >= -row_part[:, :, None]
     return inside
 
 
