@@ -84,15 +84,17 @@ def offline_browser(playwright, *, viewport=(1400, 1000)):
         browser.close()
 
 
-def preview_frame(page, timeout_ms: float = 60_000):
-    """The iframe that holds the 3D preview (the one whose document loads vtk.js)."""
+def preview_frame(page, timeout_ms: float = 60_000, *, newer_than_ms: float = 0):
+    """The iframe that holds the 3D preview (the one whose document loads vtk.js); with
+    `newer_than_ms` (epoch ms), only a frame whose document started after that moment."""
     from playwright.sync_api import Error as PlaywrightError
 
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
         for frame in page.frames:
             try:
-                if frame != page.main_frame and frame.locator("canvas").count() > 0:
+                if (frame != page.main_frame and frame.locator("canvas").count() > 0
+                        and frame.evaluate("performance.timeOrigin") > newer_than_ms):
                     return frame
             except PlaywrightError:  # a frame replaced by a rerun while we looked at it
                 continue
@@ -100,14 +102,14 @@ def preview_frame(page, timeout_ms: float = 60_000):
     raise AssertionError("no preview frame with a canvas appeared")
 
 
-def painted_preview(page, timeout_ms: float = 60_000) -> dict:
+def painted_preview(page, timeout_ms: float = 60_000, *, newer_than_ms: float = 0) -> dict:
     """`canvas_pixels` of the preview, looking again when a rerun replaces the frame meanwhile."""
     from playwright.sync_api import Error as PlaywrightError
 
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
         try:
-            return canvas_pixels(preview_frame(page, timeout_ms), timeout_ms)
+            return canvas_pixels(preview_frame(page, timeout_ms, newer_than_ms=newer_than_ms), timeout_ms)
         except PlaywrightError:
             if time.monotonic() > deadline:
                 raise
