@@ -62,7 +62,7 @@ fi
 
 # --- Test-only tools ----------------------------------------------------------------
 if [ ! -x /usr/bin/chromium ]; then
-    apt_install chromium fonts-dejavu-core
+    apt_install chromium fonts-dejavu-core fonts-noto-color-emoji
 fi
 if ! command -v npm >/dev/null 2>&1; then
     apt_install nodejs npm
