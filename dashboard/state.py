@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future
 
 import streamlit as st
 
@@ -54,35 +53,8 @@ def client_or_banner() -> StudioClient | None:
 
 
 def connect_cluster(client: StudioClient) -> None:
-    """Reach Ray from a thread that lives as long as the dashboard.
-
-    Ray starts a local cluster's processes with PR_SET_PDEATHSIG, which fires when the *thread*
-    that started them exits. Streamlit runs each script run in a short-lived thread, so a local Ray
-    started there would be killed at the end of the run; this keeper thread never ends.
-    """
-    if cluster_started():
-        client.connect()
-        return
-    with _keeper_lock:
-        if cluster_started():
-            client.connect()
-            return
-        connected: Future = Future()
-
-        def keep_ray_alive() -> None:
-            try:
-                client.connect()
-            except BaseException as error:  # handed to the caller, which shows it
-                connected.set_exception(error)
-                return
-            connected.set_result(None)
-            threading.Event().wait()
-
-        threading.Thread(target=keep_ray_alive, name="ray-keeper", daemon=True).start()
-        connected.result()
-
-
-_keeper_lock = threading.Lock()
+    """Reach Ray (a local one starts on first need and outlives this script run)."""
+    client.connect()
 
 
 def cluster_started() -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -104,17 +106,55 @@ def probe(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
         ) from None
 
 
+_connect_lock = threading.Lock()
+
+
 def connect(address: str | None = None, *, log_to_driver: bool = False) -> str:
     """Connect this process to Ray (once) and return a description of where."""
     import ray
 
-    if ray.is_initialized():
-        return ray.get_runtime_context().gcs_address
-    address = configured_address(address)
-    if address in LOCAL_ADDRESSES:
-        context = ray.init(address="local", namespace=NAMESPACE, log_to_driver=log_to_driver,
-                           configure_logging=False)
-        return f"local Ray at {context.address_info['gcs_address']}"
+    with _connect_lock:
+        if ray.is_initialized():
+            return ray.get_runtime_context().gcs_address
+        address = configured_address(address)
+        if address in LOCAL_ADDRESSES:
+            return _on_lasting_thread(lambda: _start_local(log_to_driver))
+        return _connect_to(address, log_to_driver)
+
+
+def _start_local(log_to_driver: bool) -> str:
+    import ray
+
+    context = ray.init(address="local", namespace=NAMESPACE, log_to_driver=log_to_driver, configure_logging=False)
+    return f"local Ray at {context.address_info['gcs_address']}"
+
+
+def _on_lasting_thread(start):
+    """Run `start` on a thread that lives as long as the process.
+
+    Ray starts a local cluster's processes with PR_SET_PDEATHSIG, which fires when the *thread*
+    that started them exits: started from a short-lived thread (a Streamlit script run, a thread
+    pool), the local cluster would die with that thread.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return start()
+    started: Future = Future()
+
+    def keep_alive() -> None:
+        try:
+            started.set_result(start())
+        except BaseException as error:  # handed to the caller
+            started.set_exception(error)
+            return
+        threading.Event().wait()
+
+    threading.Thread(target=keep_alive, name="local-ray-keeper", daemon=True).start()
+    return started.result()
+
+
+def _connect_to(address: str, log_to_driver: bool) -> str:
+    import ray
+
     probe(address)
     enable_token_auth_if_available()
     try:
