@@ -76,7 +76,7 @@ class GenerationWorker:
         from ray_jobs.generators.registry import get_generator
 
         for name in generator_names:
-            get_generator(name)
+            get_generator(name).warm_up()
         return self.describe()
 
     def describe(self) -> dict[str, Any]:

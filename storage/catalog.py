@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
 from storage import keys
-from storage.errors import CorruptManifest, KeyNotFound, StoreError
+from storage.errors import CorruptManifest, KeyNotFound
 from storage.gallery_cache import MAX_AGE_S, FirstPageCache
 from storage.manifest import AssetFile, AssetPage, AssetVersion, Manifest, parse_manifest
 from storage.publisher import VersionPublisher
@@ -97,12 +97,12 @@ class AssetCatalog:
         return removed
 
     def _gallery_changed(self) -> None:
-        """Mark the gallery changed, then rebuild its first page so the next viewer finds it ready."""
+        """Mark the gallery changed; its next viewer rebuilds the first page.
+
+        Not rebuilt here: a batch publishes far more often than people look, and a rebuild
+        costs a listing plus a page of manifest reads per publish.
+        """
         self._first_page.touch()
-        try:
-            self.list_assets(limit=DEFAULT_PAGE)
-        except StoreError:
-            pass  # the next viewer rebuilds it
 
 
     def list_assets(self, *, limit: int = DEFAULT_PAGE, cursor: str | None = None, name_contains: str | None = None) -> AssetPage:

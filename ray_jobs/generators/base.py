@@ -165,6 +165,12 @@ class Generator(ABC):
         result.cpu_timings = dict(runner.cpu_timings)
         return result
 
+    def warm_up(self) -> None:
+        """Load what the first generation would otherwise pay for (libraries, kernels).
+
+        Warm workers call this once when they start; the default does nothing.
+        """
+
     @abstractmethod
     def run(self, image: "bytes | Image.Image", settings: dict[str, Any], runner: StepRunner, device: str | None) -> GenerationResult:
         """The generation itself, each of ``steps`` through ``runner.run(step, func, ...)``.

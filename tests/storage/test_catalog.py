@@ -228,9 +228,14 @@ def test_quality_figures_become_plain_json(catalog):
     assert catalog.get(manifest.asset_id).latest_version.quality == manifest.latest_version.quality
 
 
-def test_publish_leaves_the_first_page_ready(catalog):
+def test_publish_invalidates_the_first_page_and_the_next_viewer_rebuilds_it(catalog):
     from storage.gallery_cache import FirstPageCache
 
     publish(catalog, image=b"one", name="one.png")
-    cached, _ = FirstPageCache(catalog.store).lookup(24, catalog._executor())
-    assert cached is not None and [m.name for m in cached.items] == ["one.png"]
+    assert [m.name for m in catalog.list_assets().items] == ["one.png"]
+    cache = FirstPageCache(catalog.store)
+    assert [m.name for m in cache.lookup(24, catalog._executor())[0].items] == ["one.png"]
+    publish(catalog, image=b"two", name="two.png")
+    assert cache.lookup(24, catalog._executor())[0] is None  # stale: publish only marks the change
+    assert [m.name for m in catalog.list_assets().items] == ["two.png", "one.png"]
+    assert [m.name for m in cache.lookup(24, catalog._executor())[0].items] == ["two.png", "one.png"]
