@@ -76,7 +76,7 @@ class Store(ABC):
         """Where the bytes live, for people: ``s3://bucket (region)`` or ``local folder /abs/path``."""
 
     def iter_keys(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object under ``prefix``, page by page (use for one asset's folder, not the bucket)."""
+        """Every object under ``prefix``, page by page (for a bounded prefix such as one asset's folder or a batch's images, never the whole bucket)."""
         token = None
         while True:
             page = self.list_page(prefix, token=token)

@@ -25,13 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def image_keys(store, prefix: str) -> list[str]:
-    keys, token = [], None
-    while True:
-        page = store.list_page(prefix, token=token)
-        keys.extend(info.key for info in page.items if info.key.lower().endswith(IMAGE_SUFFIXES))
-        if page.next_token is None:
-            return keys
-        token = page.next_token
+    return [info.key for info in store.iter_keys(prefix) if info.key.lower().endswith(IMAGE_SUFFIXES)]
 
 
 def run(args: argparse.Namespace) -> int:
