@@ -114,7 +114,7 @@ def refresh(client: StudioClient, run: Run) -> None:
     run.events.extend(event for event in status.events if (event.stage, event.message) not in known)
     run.state, run.percent, run.stage, run.message = status.state, status.percent, status.stage, status.message
     if status.state == "done":
-        run.manifest = status.manifest or client.result(run.job_id)
+        run.manifest = status.manifest  # the registry sets it before it marks the job done
     elif status.state == "failed":
         run.error = status.error or status.message or "the worker stopped without saying why"
 
