@@ -25,7 +25,7 @@ def show_asset(client: StudioClient, manifest: Manifest, *, version: int | None 
         try:
             from dashboard import viewer  # heavy (panel, vtk): loaded when a model is first shown
 
-            shown = viewer.show_preview(glb.key, lambda: client.catalog.read(glb.key))
+            shown = viewer.show_preview(glb.key, _reader(client, glb.key))
             if shown.shown_faces < shown.source_faces:
                 st.caption(f"Preview simplified to {count(shown.shown_faces)} of {count(shown.source_faces)} "
                            "faces; downloads keep every face.")
