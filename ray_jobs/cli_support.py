@@ -13,16 +13,24 @@ from typing import Any
 from ray_jobs.client import RegistryLost, StudioClient, Submission, glb_key
 from ray_jobs.connection import ClusterUnreachable
 from ray_jobs.cluster import NoGpuAvailable
-from ray_jobs.jobs import CANCELLED, DONE, JobStatus
+from ray_jobs.jobs import CANCELLED, DEFAULT_TIMEOUT_S, DONE, TIMEOUT_ENV, JobStatus, check_timeout
 from ray_jobs.progress_bars import ProgressBars
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution", type=int, default=None, help="working resolution in pixels")
     parser.add_argument("--faces", type=int, default=None, help="target number of faces")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
-                        help="per-image time limit in seconds, counted from when a worker starts it")
+    parser.add_argument("--timeout", type=_time_limit, default=None, metavar="S",
+                        help="per-image time limit in seconds, counted from when a worker starts it "
+                             f"(default {DEFAULT_TIMEOUT_S:g}, or {TIMEOUT_ENV})")
     add_cluster_options(parser)
+
+
+def _time_limit(text: str) -> float:
+    try:
+        return check_timeout(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:

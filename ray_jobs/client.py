@@ -17,7 +17,7 @@ from typing import Any
 from ray_jobs import jobs
 from ray_jobs.cluster import ClusterStatus, NoGpuAvailable, env_flag, default_pool_size, plan_gpus, read_cluster_status
 from ray_jobs.connection import ClusterAuthError, ClusterUnreachable, configured_address, connect
-from ray_jobs.jobs import JobStatus, ProgressEvent
+from ray_jobs.jobs import JobSpec, JobStatus, ProgressEvent
 from storage.catalog import AssetCatalog, Manifest, SourceImage
 from storage.keys import asset_id_for, sha256_hex
 from storage.settings import StorageSettings, load_settings
@@ -30,10 +30,12 @@ __all__ = [
 
 ProgressHandler = Callable[[ProgressEvent], None]
 WATCH_TIMEOUT_S = 2.0
+REGISTRY_RESTART_WAIT_S = 60.0  # how long a call waits for a restarting registry before giving up
+RETRY_PAUSE_S = 0.2
 
 
 class RegistryLost(RuntimeError):
-    """The registry actor died (e.g. the head node restarted); its jobs are gone."""
+    """The registry actor is gone for good (e.g. the head node was replaced)."""
 
 
 @dataclass
@@ -141,26 +143,35 @@ class StudioClient:
 
         self.connect()
         if self._registry is None:
-            self._registry = get_registry(create=create)
+            self._registry = get_registry(create=create, journal_settings=self.storage_settings)
         return self._registry
 
     def _ask(self, method: str, *args: Any, create: bool = True) -> Any:
         """Call the registry actor and wait for its answer (None when there is no registry and
-        `create` is False)."""
+        `create` is False). A registry that restarts is waited for; its journal keeps the jobs."""
+        import time
+
         import ray
         from ray.exceptions import RayActorError
 
-        registry = self._job_registry(create=create)
-        if registry is None:
-            return None
-        try:
-            return ray.get(getattr(registry, method).remote(*args))
-        except RayActorError as error:
-            self._registry, self._pool_config = None, None  # the next call starts a new registry
-            raise RegistryLost(
-                "The job registry on the cluster stopped, and the jobs it held with it "
-                f"({str(error).splitlines()[0]}). Submit again: finished assets are reused."
-            ) from None
+        deadline = time.monotonic() + REGISTRY_RESTART_WAIT_S
+        while True:
+            registry = self._job_registry(create=create)
+            if registry is None:
+                return None
+            try:
+                return ray.get(getattr(registry, method).remote(*args))
+            except RayActorError as error:
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            self._registry = None  # look it up again: Ray restarts it under the same name
+            self._pool_config = None  # a restarted registry may need its pool again
+            if time.monotonic() > deadline:
+                raise RegistryLost(
+                    f"The job registry on the cluster did not come back within {REGISTRY_RESTART_WAIT_S:g} s "
+                    f"({reason}). Check the cluster (`python -m ray_jobs doctor`), then submit again: "
+                    "finished assets are reused."
+                )
+            time.sleep(RETRY_PAUSE_S)
 
     def _pool(self) -> list[dict[str, Any]]:
         return self._ask("pool", create=False) or []
@@ -203,8 +214,12 @@ class StudioClient:
     def submit(self, image: bytes, name: str, settings: Mapping[str, Any] | None = None, *, force: bool = False,
                timeout_s: float | None = None, on_progress: ProgressHandler | None = None,
                source_key: str | None = None, formats: tuple[str, ...] = ()) -> Submission:
-        """Stages 5-20 of one request; `formats` asks for model files besides the GLB (e.g. "obj")."""
+        """Stages 5-20 of one request; `formats` asks for model files besides the GLB (e.g. "obj").
+
+        `timeout_s` limits the worker's time on it (default ASSET_STUDIO_JOB_TIMEOUT_S, 15 minutes)."""
         from ray_jobs.generators.image_io import load_image
+
+        timeout_s = jobs.default_timeout_s() if timeout_s is None else jobs.check_timeout(timeout_s, "timeout_s")
 
         events: list[ProgressEvent] = []
 
@@ -233,14 +248,14 @@ class StudioClient:
 
         if source_key is None:
             source_key = self.catalog.save_source_image(image, name).key
-        spec = {
+        spec = JobSpec(
             # Jobs are joined per store: the same image sent to two stores is two assets.
-            "dedupe_key": f"{self.catalog.store.describe()}|{asset_id}",
-            "asset_id": asset_id, "name": name, "image_sha256": image_sha256, "source_key": source_key,
-            "settings": identity, "force": force, "formats": list(formats), "timeout_s": timeout_s,
-            "storage_settings": self.storage_settings,
-        }
-        answer = self._ask("submit", spec, [event.to_dict() for event in events])
+            dedupe_key=f"{self.catalog.store.describe()}|{asset_id}", asset_id=asset_id, name=name,
+            image_sha256=image_sha256, source_key=source_key, settings=identity,
+            storage_settings=self.storage_settings, force=force, formats=tuple(f for f in formats if f != "glb"),
+            timeout_s=timeout_s,
+        )
+        answer = self._ask("submit", spec, list(events))
         job_id = answer["job_id"]
         if answer["status"] == "joined":
             emit(ProgressEvent(jobs.CLIENT_STAGE_PERCENT[jobs.STAGE_SUBMITTED], jobs.STAGE_SUBMITTED,
@@ -251,10 +266,10 @@ class StudioClient:
         return Submission(answer["status"], asset_id, job_id, None, events)
 
     def progress(self, job_id: str) -> JobStatus:
-        record = self._ask("progress", job_id)
-        if record is None:
-            raise KeyError(f"no generation job {job_id} on this cluster (jobs live as long as the cluster)")
-        return JobStatus.from_record(record)
+        status = self._ask("progress", job_id, create=False)
+        if status is None:
+            raise KeyError(_no_such_job(job_id))
+        return status
 
     def wait(self, job_id: str, *, poll_s: float = 0.2, on_progress: ProgressHandler | None = None,
              known_events: int = 0) -> JobStatus:
@@ -265,22 +280,26 @@ class StudioClient:
         """
         seen = known_events
         while True:
-            record = self._ask("watch", job_id, seen, max(poll_s, WATCH_TIMEOUT_S))
-            if record is None:
-                raise KeyError(f"no generation job {job_id} on this cluster")
+            status = self._ask("watch", job_id, seen, max(poll_s, WATCH_TIMEOUT_S), create=False)
+            if status is None:
+                raise KeyError(_no_such_job(job_id))
             if on_progress is not None:
-                for event in record["events"][seen:]:
-                    on_progress(ProgressEvent.from_dict(event))
-            seen = len(record["events"])
-            if record["state"] in jobs.FINAL_STATES:
-                return JobStatus.from_record(record)
+                for event in status.events[seen:]:
+                    on_progress(event)
+            seen = max(seen, len(status.events))
+            if status.finished:
+                return status
 
     def jobs(self, limit: int = 100) -> list[JobStatus]:
         """Newest first; each with its latest event only (`progress` has them all)."""
-        return [JobStatus.from_record(record) for record in self._ask("list_jobs", limit, create=False) or []]
+        return self._ask("list_jobs", limit, create=False) or []
 
     def cancel(self, job_id: str) -> bool:
-        return bool(self._ask("cancel", job_id))
+        """True when the job will end cancelled; False when it already ended or is past its point of
+        no return (writing its manifest), in which case it ends as that write ends."""
+        if self._ask("progress", job_id, create=False) is None:
+            raise KeyError(_no_such_job(job_id))
+        return bool(self._ask("cancel", job_id, create=False))
 
     def result(self, job_id: str) -> Manifest | None:
         return self.progress(job_id).manifest
@@ -289,3 +308,8 @@ class StudioClient:
         from ray_jobs.ray_job_api import list_ray_jobs
 
         return list_ray_jobs(address)
+
+
+def _no_such_job(job_id: str) -> str:
+    return (f"no generation job {job_id} on this cluster: finished jobs are kept for a day; "
+            "list the known ones with `python -m ray_jobs jobs`")

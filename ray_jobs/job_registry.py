@@ -4,16 +4,24 @@ It lives on the cluster (namespace "asset_studio"), so jobs outlive the dashboar
 that submitted them, and any front end can list, watch or cancel them. Being an async
 actor it answers progress reads while workers run. It:
 
-- keeps the job table and joins an identical queued/running job instead of starting another;
+- keeps one `JobRecord` per job and joins a request to a queued/running job only when that
+  job will produce exactly what was asked (same asset, not forced, formats merged or not joined);
 - feeds a queue to a pool of warm `GenerationWorker` actors (one dispatcher coroutine each);
-- enforces per-job timeouts, replaces workers that die, and retries such a job once.
+- reports the end each worker decides (done, cancelled, timed out), never its own guess, except
+  for a worker silent past its time limit plus a grace period, which is replaced;
+- journals submissions and final states to the asset store and restarts itself (`max_restarts`):
+  a restarted registry answers finished jobs and queues the unfinished ones again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import ray
@@ -21,12 +29,20 @@ from ray.exceptions import RayActorError
 
 from ray_jobs import jobs
 from ray_jobs.connection import NAMESPACE
+from ray_jobs.job_control import StopAnswer, StopReason
+from ray_jobs.jobs import JobRecord, JobSpec, JobState, JobStatus, ProgressEvent
+from ray_jobs.worker import JobOutcome
 from ray_jobs.worker_pool import PoolConfig, WorkerPool, WorkerSlot
+
+logger = logging.getLogger(__name__)
 
 REGISTRY_NAME = "asset_studio_job_registry"
 MAX_ATTEMPTS = 2  # a job whose worker died is retried once
-STOP_GRACE_S = 10.0  # how long a timed-out worker may take to notice before it is replaced
-KEEP_FINISHED_JOBS = 1000
+# How long past its time limit a worker may stay silent before it is replaced (a step is never
+# interrupted, so this covers the longest single step of a generator).
+ANSWER_GRACE_S = float(os.environ.get("ASSET_STUDIO_WORKER_GRACE_S", "60"))
+KEEP_FINISHED_S = 24 * 3600.0  # finished jobs are answered for a day, however many there are
+EXPIRE_EVERY_S = 60.0
 
 
 def _short_reason(error: BaseException) -> str:
@@ -36,26 +52,94 @@ def _short_reason(error: BaseException) -> str:
 
 
 class JobRegistry:
-    def __init__(self) -> None:
-        self._jobs: dict[str, dict[str, Any]] = {}
-        self._specs: dict[str, dict[str, Any]] = {}
+    def __init__(self, journal_settings: Any = None) -> None:
+        self._records: dict[str, JobRecord] = {}
+        self._specs: dict[str, JobSpec] = {}
         self._active_by_key: dict[str, str] = {}
-        self._stop_requested: set[str] = set()
         self._slot_of_job: dict[str, WorkerSlot] = {}
         self._changed: dict[str, asyncio.Event] = {}
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queue: asyncio.Queue[str] | None = None
         self._pool = WorkerPool()
         self._dispatchers: list[asyncio.Task] = []
+        self._journal_settings = journal_settings
+        self._journal = None
+        self._io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="journal")
+        self._resumed: asyncio.Future | None = None
+        self._last_expiry = 0.0
+
+    # ---- start and restart ----------------------------------------------------------------
+
+    async def _ready(self) -> None:
+        """Read the journal back once (a restarted registry picks up where it stopped)."""
+        if self._resumed is None:
+            self._resumed = asyncio.get_running_loop().create_future()
+            self._queue = asyncio.Queue()
+            try:
+                await self._resume()
+            finally:
+                self._resumed.set_result(None)
+        await self._resumed
+
+    async def _resume(self) -> None:
+        if self._journal_settings is None:
+            return
+        from ray_jobs.job_journal import JobJournal
+        from storage.store import open_store
+
+        try:
+            self._journal = JobJournal(open_store(self._journal_settings))
+            entries = await self._in_thread(self._journal.read_all)
+            pool = await self._in_thread(self._journal.read_pool)
+        except Exception as error:  # noqa: BLE001 - jobs still run; they just are not journalled
+            logger.error("cannot read the job journal: %s", error)
+            return
+        for entry in sorted(entries, key=lambda e: e.record.created_at):
+            record, spec = entry.record, entry.spec
+            self._records[record.job_id], self._specs[record.job_id] = record, spec
+            if record.finished:
+                continue
+            if record.state == JobState.STOPPING:
+                record.move(JobState.CANCELLED, "cancelled (the job registry restarted while it stopped)")
+                await self._journal_write(record)
+                continue
+            if record.state == JobState.RUNNING:
+                record.move(JobState.QUEUED, "the job registry restarted; queued again", stage="retry")
+            else:
+                record.add_event(record.percent, "retry", "the job registry restarted; still queued")
+            self._active_by_key.setdefault(spec.dedupe_key, record.job_id)
+            self._queue.put_nowait(record.job_id)
+        if pool:
+            self._configure(PoolConfig(int(pool["size"]), float(pool["num_gpus"]), float(pool["num_cpus"]),
+                                       tuple(pool["generators"])))
+
+    async def _in_thread(self, func, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._io, func, *args)
+
+    async def _journal_write(self, record: JobRecord) -> None:
+        if self._journal is None:
+            return
+        try:
+            await self._in_thread(self._journal.write, self._specs[record.job_id], record)
+        except Exception as error:  # noqa: BLE001 - a store hiccup must not fail the job itself
+            logger.error("cannot journal job %s: %s", record.job_id, error)
 
     # ---- the pool -----------------------------------------------------------------------
 
     async def configure_pool(self, size: int, num_gpus: float, num_cpus: float,
                              generators: list[str]) -> list[dict[str, Any]]:
         """Grow the pool to `size` warm workers with these resources (idempotent)."""
-        config = PoolConfig(max(1, int(size)), float(num_gpus), float(num_cpus), tuple(generators))
+        await self._ready()
+        self._configure(PoolConfig(max(1, int(size)), float(num_gpus), float(num_cpus), tuple(generators)))
+        if self._journal is not None:
+            try:
+                await self._in_thread(self._journal.write_pool, self._pool.to_dict())
+            except Exception as error:  # noqa: BLE001
+                logger.error("cannot journal the pool settings: %s", error)
+        return self._pool.describe()
+
+    def _configure(self, config: PoolConfig) -> None:
         for slot in self._pool.configure(config):
             self._dispatchers.append(asyncio.create_task(self._serve(slot)))
-        return self._pool.describe()
 
     def pool(self) -> list[dict[str, Any]]:
         return self._pool.describe()
@@ -68,76 +152,99 @@ class JobRegistry:
 
     # ---- jobs ---------------------------------------------------------------------------
 
-    async def submit(self, spec: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-        """Queue a job, or join the identical one already queued or running."""
-        active = self._active_by_key.get(spec["dedupe_key"])
-        if active is not None:
-            return {"status": "joined", "job_id": active}
+    async def submit(self, spec: JobSpec, events: list[ProgressEvent]) -> dict[str, Any]:
+        """Queue a job, or join one already queued or running that will give exactly this result."""
+        await self._ready()
+        joined = self._join(spec)
+        if joined is not None:
+            return {"status": "joined", "job_id": joined}
         job_id = f"gen-{uuid.uuid4().hex[:12]}"
-        now = time.time()
-        record = {
-            "job_id": job_id, "asset_id": spec["asset_id"], "name": spec["name"],
-            "state": jobs.QUEUED, "stage": jobs.STAGE_SUBMITTED, "percent": 0.0, "message": "",
-            "events": list(events), "step_seconds": {}, "created_at": now, "started_at": None,
-            "finished_at": None, "error": None, "manifest": None, "worker": None, "attempts": 0,
-            "generated": False, "device": None, "timeout_s": spec.get("timeout_s"),
-        }
-        if events:
-            record["percent"] = max(event["percent"] for event in events)
-        self._jobs[job_id] = record
-        self._specs[job_id] = {**spec, "job_id": job_id}
-        self._active_by_key[spec["dedupe_key"]] = job_id
-        record["dedupe_key"] = spec["dedupe_key"]
-        self._add_event(record, jobs.CLIENT_STAGE_PERCENT[jobs.STAGE_SUBMITTED], jobs.STAGE_SUBMITTED,
-                        f"submitted as job {job_id}; {self._queue.qsize()} job(s) ahead")
+        spec = replace(spec, job_id=job_id)
+        record = JobRecord(job_id=job_id, asset_id=spec.asset_id, name=spec.name, timeout_s=spec.timeout_s,
+                           events=list(events))
+        record.percent = max((event.percent for event in events), default=0.0)
+        record.add_event(jobs.CLIENT_STAGE_PERCENT[jobs.STAGE_SUBMITTED], jobs.STAGE_SUBMITTED,
+                         f"submitted as job {job_id}; {self._queue.qsize()} job(s) ahead")
+        self._records[job_id], self._specs[job_id] = record, spec
+        self._active_by_key.setdefault(spec.dedupe_key, job_id)
+        await self._journal_write(record)  # durable before anyone is told the job exists
         self._queue.put_nowait(job_id)
-        self._prune()
+        await self._expire_old()
         return {"status": "submitted", "job_id": job_id}
 
-    def progress(self, job_id: str) -> dict[str, Any] | None:
-        return self._jobs.get(job_id)
+    def _join(self, spec: JobSpec) -> str | None:
+        if spec.force:
+            return None  # a forced request wants a new version, not someone else's
+        job_id = self._active_by_key.get(spec.dedupe_key)
+        if job_id is None or self._records[job_id].finished:
+            return None
+        active = self._specs[job_id]
+        if set(spec.formats) <= set(active.formats):
+            return job_id
+        if self._records[job_id].state == JobState.QUEUED:  # not started: it can still write these too
+            self._specs[job_id] = replace(active, formats=tuple(sorted({*active.formats, *spec.formats})))
+            return job_id
+        return None  # it is already making fewer formats; a new job (it reuses the model once published)
 
-    async def watch(self, job_id: str, known_events: int, timeout_s: float) -> dict[str, Any] | None:
+    async def progress(self, job_id: str) -> JobStatus | None:
+        await self._ready()
+        record = self._records.get(job_id)
+        return record.status() if record else None
+
+    async def watch(self, job_id: str, known_events: int, timeout_s: float) -> JobStatus | None:
         """Answer as soon as the job has more than `known_events` events or is finished."""
-        record = self._jobs.get(job_id)
+        await self._ready()
+        record = self._records.get(job_id)
         if record is None:
             return None
-        if len(record["events"]) <= known_events and record["state"] not in jobs.FINAL_STATES:
+        if len(record.events) <= known_events and not record.finished:
             event = self._changed.setdefault(job_id, asyncio.Event())
             try:
                 await asyncio.wait_for(event.wait(), timeout_s)
             except asyncio.TimeoutError:
                 pass
-        return self._jobs.get(job_id)
+        return record.status()
 
-    def list_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
-        newest = sorted(self._jobs.values(), key=lambda record: record["created_at"], reverse=True)
-        return [{**record, "events": record["events"][-1:]} for record in newest[:limit]]
+    async def list_jobs(self, limit: int = 100) -> list[JobStatus]:
+        await self._ready()
+        newest = sorted(self._records.values(), key=lambda record: record.created_at, reverse=True)
+        return [record.status(last_event_only=True) for record in newest[:limit]]
 
     async def cancel(self, job_id: str) -> bool:
-        """Queued jobs end at once; running ones stop at their next step. False when too late."""
-        record = self._jobs.get(job_id)
-        if record is None or record["state"] in jobs.FINAL_STATES:
+        """True when the job will end cancelled; False when it has ended or is past its point of no return."""
+        await self._ready()
+        record = self._records.get(job_id)
+        if record is None or record.finished:
             return False
-        if record["state"] == jobs.QUEUED:
-            self._stop_requested.add(job_id)
-            self._finish(record, jobs.CANCELLED, "cancelled before it started")
+        if record.state == JobState.STOPPING:
             return True
-        if not await self._pool.stop_job(self._slot_of_job.get(job_id), job_id):
-            return False  # already writing its manifest
-        self._stop_requested.add(job_id)
-        record["message"] = "cancelling at the next step"
+        if record.state == JobState.QUEUED:
+            self._end(record, JobState.CANCELLED, "cancelled before it started")
+            await self._journal_write(record)
+            return True
+        answer = await self._pool.stop_job(self._slot_of_job.get(job_id), job_id)
+        if record.state == JobState.QUEUED:  # its worker died while we asked and it waits for a retry
+            self._end(record, JobState.CANCELLED, "cancelled before it started again")
+            await self._journal_write(record)
+            return True
+        if record.state != JobState.RUNNING:  # it ended while we asked
+            return record.state in (JobState.CANCELLED, JobState.STOPPING)
+        if answer in (StopAnswer.PUBLISHING, StopAnswer.FINISHED):
+            return False  # the worker's answer will say how it really ended
+        # STOPPING, or the worker is gone (then the dispatcher sees it die and ends the job cancelled).
+        record.move(JobState.STOPPING, "cancelling at the next step")
         self._notify(job_id)
         return True
 
     # ---- called by workers --------------------------------------------------------------
 
     def report(self, job_id: str, percent: float, stage: str, message: str, step_seconds: dict) -> None:
-        record = self._jobs.get(job_id)
-        if record is None or record["state"] != jobs.RUNNING:
+        record = self._records.get(job_id)
+        if record is None or record.state not in (JobState.RUNNING, JobState.STOPPING):
             return  # a late report from a job that already ended
-        record["step_seconds"].update(step_seconds)
-        self._add_event(record, percent, stage, message)
+        record.step_seconds.update(step_seconds)
+        record.add_event(percent, stage, message)
+        self._notify(job_id)
 
     # ---- dispatch -----------------------------------------------------------------------
 
@@ -151,121 +258,140 @@ class JobRegistry:
                 await asyncio.sleep(1.0)
                 continue
             job_id = await self._queue.get()
-            record = self._jobs.get(job_id)
-            if record is None or record["state"] != jobs.QUEUED:
+            record = self._records.get(job_id)
+            if record is None or record.state != JobState.QUEUED:
                 continue  # cancelled while it waited
-            slot.job_id = job_id
-            self._slot_of_job[job_id] = slot
             try:
+                # A worker that died while idle is replaced here, before it can cost this job an attempt.
+                while not await self._pool.is_alive(slot):
+                    self._pool.start(slot)
+                    while not await self._pool.make_ready(slot):
+                        pass
+                if record.state != JobState.QUEUED:
+                    continue
+                slot.job_id = job_id
+                self._slot_of_job[job_id] = slot
                 await self._run(slot, record)
-            except Exception as error:  # noqa: BLE001 - never leave a job 'running'
-                if record["state"] not in jobs.FINAL_STATES:
-                    self._finish(record, jobs.FAILED, f"internal error: {type(error).__name__}: {error}")
+            except Exception as error:  # noqa: BLE001 - never leave a job running
+                logger.exception("dispatching %s failed", job_id)
+                if not record.finished:
+                    self._end(record, JobState.FAILED, f"internal error: {type(error).__name__}: {error}")
+                    await self._journal_write(record)
             finally:
                 slot.job_id = None
                 self._slot_of_job.pop(job_id, None)
 
-    async def _run(self, slot: WorkerSlot, record: dict[str, Any]) -> None:
-        job_id = record["job_id"]
+    async def _run(self, slot: WorkerSlot, record: JobRecord) -> None:
+        job_id = record.job_id
         spec = self._specs[job_id]
-        record["state"] = jobs.RUNNING
-        record["attempts"] += 1
-        record["worker"] = slot.name
-        record["started_at"] = record["started_at"] or time.time()
+        if slot.info.get("warm_error"):  # the worker could not load its generator: say why, and retry it later
+            self._end(record, JobState.FAILED, f"the worker could not start: {slot.info['warm_error']}")
+            await self._journal_write(record)
+            self._pool.replace(slot)
+            return
+        record.attempts += 1
+        record.worker = slot.name
+        record.started_at = record.started_at or time.time()
         where = slot.info.get("node_ip", "?")
         gpus = slot.info.get("gpu_ids") or []
-        self._add_event(record, jobs.WORKER_START_PERCENT, "worker",
-                        f"running on {slot.name} at {where} ({'GPU ' + ','.join(gpus) if gpus else 'CPU'})")
+        record.move(JobState.RUNNING, f"running on {slot.name} at {where} "
+                                      f"({'GPU ' + ','.join(gpus) if gpus else 'CPU'})",
+                    percent=jobs.WORKER_START_PERCENT, stage="worker")
+        self._notify(job_id)
         reply = asyncio.ensure_future(slot.actor.run.remote(spec))
-        timeout_s = spec.get("timeout_s")
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(reply), timeout_s) if timeout_s else await reply
+            # The worker enforces the limit itself; this wait only catches a worker that went silent.
+            outcome = await asyncio.wait_for(asyncio.shield(reply), spec.timeout_s + ANSWER_GRACE_S)
         except asyncio.TimeoutError:
-            await self._time_out(slot, record, reply, timeout_s)
-            return
+            outcome = await self._silent_worker(slot, record, reply)
         except RayActorError as error:
             self._worker_died(slot, record, error)
-            return
-        self._settle(record, outcome)
+            outcome = None
+        if outcome is not None:
+            self._settle(record, outcome)
+        if record.finished:
+            await self._journal_write(record)
 
-    async def _time_out(self, slot: WorkerSlot, record: dict[str, Any], reply: asyncio.Future, timeout_s: float) -> None:
-        if not await self._pool.stop_job(slot, record["job_id"]):  # already writing its manifest: let it land
+    async def _silent_worker(self, slot: WorkerSlot, record: JobRecord, reply: asyncio.Future) -> JobOutcome | None:
+        """Past the time limit and the grace period without an answer: publishing still gets to finish."""
+        if await self._pool.stop_job(slot, record.job_id) == StopAnswer.PUBLISHING:
             try:
-                self._settle(record, await reply)
+                return await asyncio.wait_for(asyncio.shield(reply), ANSWER_GRACE_S)
+            except asyncio.TimeoutError:
+                pass
             except RayActorError as error:
                 self._worker_died(slot, record, error)
-            return
-        self._finish(record, jobs.FAILED, f"timed out after {timeout_s:g} s")
-        try:  # give the worker a moment to notice at its next step; a hung one is replaced
-            await asyncio.wait_for(reply, STOP_GRACE_S)
-        except (asyncio.TimeoutError, RayActorError):
-            self._pool.replace(slot)
+                return None
+        self._pool.replace(slot)
+        self._end(record, JobState.FAILED,
+                  f"worker stopped answering: no answer {ANSWER_GRACE_S:g} s after the {record.timeout_s:g} s "
+                  f"time limit; {slot.name} was replaced")
+        return None
 
-    def _worker_died(self, slot: WorkerSlot, record: dict[str, Any], error: RayActorError) -> None:
+    def _worker_died(self, slot: WorkerSlot, record: JobRecord, error: RayActorError) -> None:
         reason = _short_reason(error)
         self._pool.start(slot)
-        job_id = record["job_id"]
-        if record["attempts"] < MAX_ATTEMPTS and job_id not in self._stop_requested:
-            record["state"] = jobs.QUEUED
-            self._add_event(record, record["percent"], "retry", f"worker died ({reason}); retrying once")
-            self._queue.put_nowait(job_id)
-            return
-        if job_id in self._stop_requested:
-            self._finish(record, jobs.CANCELLED, f"cancelled (its worker died: {reason})")
-            return
-        self._finish(record, jobs.FAILED, f"worker died: {reason}")
-
-    def _settle(self, record: dict[str, Any], outcome: dict[str, Any]) -> None:
-        record["step_seconds"].update(outcome.get("step_seconds") or {})
-        kind = outcome["outcome"]
-        if kind == "done":
-            record["manifest"] = outcome["manifest"]
-            record["generated"] = outcome.get("generated", False)
-            record["device"] = outcome.get("device")
-            latest = record["manifest"]["latest"]
-            glb = next(v for v in record["manifest"]["versions"] if v["version"] == latest)["files"]["glb"]["key"]
-            built = "generated" if record["generated"] else "already in the store"
-            self._finish(record, jobs.DONE, f"{built}: {glb}")
-        elif kind == "stopped":
-            if record["state"] not in jobs.FINAL_STATES:  # a timeout already said why
-                self._finish(record, jobs.CANCELLED, "cancelled")
+        if record.state == JobState.STOPPING:
+            self._end(record, JobState.CANCELLED, f"cancelled (its worker died: {reason})")
+        elif record.attempts < MAX_ATTEMPTS:
+            record.move(JobState.QUEUED, f"worker died ({reason}); retrying once", stage="retry")
+            self._notify(record.job_id)
+            self._queue.put_nowait(record.job_id)
         else:
-            self._finish(record, jobs.FAILED, outcome.get("error") or "failed")
+            self._end(record, JobState.FAILED, f"worker died: {reason}")
+
+    def _settle(self, record: JobRecord, outcome: JobOutcome) -> None:
+        """Record the end the worker decided."""
+        record.step_seconds.update(outcome.step_seconds or {})
+        if outcome.kind == "done":
+            record.manifest, record.generated, record.device = outcome.manifest, outcome.generated, outcome.device
+            from storage.catalog import Manifest
+
+            glb = Manifest.from_dict(outcome.manifest).latest_version.files["glb"].key
+            built = "generated" if record.generated else "already in the store"
+            self._end(record, JobState.DONE, f"{built}: {glb}", percent=jobs.DONE_PERCENT)
+        elif outcome.kind == "stopped" and outcome.stop_reason == StopReason.TIMEOUT:
+            self._end(record, JobState.FAILED, f"timed out after {record.timeout_s:g} s")
+        elif outcome.kind == "stopped":
+            self._end(record, JobState.CANCELLED, "cancelled")
+        else:
+            self._end(record, JobState.FAILED, outcome.error or "failed")
 
     # ---- bookkeeping --------------------------------------------------------------------
 
-    def _finish(self, record: dict[str, Any], state: str, message: str) -> None:
-        job_id = record["job_id"]
-        record["state"] = state
-        record["finished_at"] = time.time()
-        if state == jobs.FAILED:
-            record["error"] = message
-        percent = jobs.DONE_PERCENT if state == jobs.DONE else record["percent"]
-        self._add_event(record, percent, state, message)
-        if self._active_by_key.get(record["dedupe_key"]) == job_id:
-            del self._active_by_key[record["dedupe_key"]]
-        self._stop_requested.discard(job_id)
-        self._specs.pop(job_id, None)
-
-    def _add_event(self, record: dict[str, Any], percent: float, stage: str, message: str) -> None:
-        percent = max(float(percent), record["percent"])  # progress never goes backwards
-        record["events"].append({"percent": percent, "stage": stage, "message": message, "at": time.time()})
-        record["percent"], record["stage"], record["message"] = percent, stage, message
-        self._notify(record["job_id"])
+    def _end(self, record: JobRecord, state: JobState, message: str, *, percent: float | None = None) -> None:
+        record.move(state, message, percent=percent)
+        dedupe_key = self._specs[record.job_id].dedupe_key
+        if self._active_by_key.get(dedupe_key) == record.job_id:
+            del self._active_by_key[dedupe_key]
+        self._notify(record.job_id)
 
     def _notify(self, job_id: str) -> None:
         event = self._changed.pop(job_id, None)
         if event is not None:
             event.set()
 
-    def _prune(self) -> None:
-        finished = [r for r in self._jobs.values() if r["state"] in jobs.FINAL_STATES]
-        for record in sorted(finished, key=lambda r: r["created_at"])[: max(0, len(finished) - KEEP_FINISHED_JOBS)]:
-            del self._jobs[record["job_id"]]
+    async def _expire_old(self) -> None:
+        """Forget jobs that finished more than KEEP_FINISHED_S ago (by age, never by count)."""
+        now = time.time()
+        if now - self._last_expiry < EXPIRE_EVERY_S:
+            return
+        self._last_expiry = now
+        old = [record.job_id for record in self._records.values()
+               if record.finished and record.finished_at is not None and now - record.finished_at > KEEP_FINISHED_S]
+        for job_id in old:
+            del self._records[job_id]
+            del self._specs[job_id]
+            if self._journal is not None:
+                try:
+                    await self._in_thread(self._journal.forget, job_id)
+                except Exception as error:  # noqa: BLE001
+                    logger.error("cannot drop job %s from the journal: %s", job_id, error)
 
 
-def get_registry(create: bool = True) -> ray.actor.ActorHandle | None:
-    """The one registry of this cluster, created on first use (detached, so it outlives us)."""
+def get_registry(create: bool = True, journal_settings: Any = None) -> ray.actor.ActorHandle | None:
+    """The one registry of this cluster, created on first use (detached, so it outlives us; restarted
+    by Ray when its process dies, reading its journal back from `journal_settings`' store)."""
     if not create:
         try:
             return ray.get_actor(REGISTRY_NAME, namespace=NAMESPACE)
@@ -274,6 +400,6 @@ def get_registry(create: bool = True) -> ray.actor.ActorHandle | None:
     return (
         ray.remote(JobRegistry)
         .options(name=REGISTRY_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-                 num_cpus=0, max_concurrency=10_000)
-        .remote()
+                 num_cpus=0, max_concurrency=10_000, max_restarts=-1)
+        .remote(journal_settings)
     )

@@ -2,71 +2,54 @@
 
 Resources (`num_gpus`, `num_cpus`, name) are chosen at the edge with `.options()` by the
 worker pool, so the same class runs on a laptop and on a GPU node. It runs with two
-threads (`max_concurrency=2`): one runs the job, the other answers `stop()` (cancel or
-timeout), which sets a flag the job checks between steps, with no round trip. Progress
-goes to the registry fire-and-forget. Files are written first and the manifest last, and
-once publishing has begun `stop()` answers False, so a stopped job never leaves an asset.
+threads (`max_concurrency=2`): one runs the job, the other answers `stop()`.
+
+The worker is the one authority on how a job ends (see job_control): it checks its stop
+flag and the job's deadline at every step and once more at the point of no return (begin
+publish); its answer is what the registry reports. Files are written first and the
+manifest last, and a stopped job never leaves an asset.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import traceback
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
 
 from ray_jobs import jobs
+from ray_jobs.job_control import JobControl, StopAnswer, Stopped, StopReason
+from ray_jobs.jobs import JobSpec
 
 logger = logging.getLogger(__name__)
 
-class _Stopped(Exception):
-    """The registry said the job is cancelled or out of time."""
 
+@dataclass
+class JobOutcome:
+    """The worker's answer for one job: done, stopped (cancel or timeout) or failed."""
 
-class StopFlags:
-    """Per-job stop requests, and the point after which a job can no longer be stopped."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._stopped: set[str] = set()
-        self._publishing: set[str] = set()
-
-    def request_stop(self, job_id: str) -> bool:
-        with self._lock:
-            if job_id in self._publishing:
-                return False
-            self._stopped.add(job_id)
-            return True
-
-    def is_stopped(self, job_id: str) -> bool:
-        return job_id in self._stopped
-
-    def begin_publish(self, job_id: str) -> bool:
-        with self._lock:
-            if job_id in self._stopped:
-                return False
-            self._publishing.add(job_id)
-            return True
-
-    def forget(self, job_id: str) -> None:
-        with self._lock:
-            self._stopped.discard(job_id)
-            self._publishing.discard(job_id)
+    kind: str  # "done" | "stopped" | "failed"
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    manifest: dict[str, Any] | None = None
+    generated: bool = False
+    device: str | None = None
+    error: str | None = None
+    stop_reason: StopReason | None = None
 
 
 class GenerationWorker:
     def __init__(self, registry: ray.actor.ActorHandle):
         self._registry = registry
         self._stores: dict[Any, Any] = {}
-        self._flags = StopFlags()
+        self._control = JobControl()
 
-    def stop(self, job_id: str) -> bool:
-        """Ask the job to stop at its next step; False once it has begun publishing."""
-        return self._flags.request_stop(job_id)
+    def stop(self, job_id: str) -> StopAnswer:
+        """Ask the job to stop (cancel); the answer says whether it will, or how it ends instead."""
+        return self._control.request_stop(job_id, StopReason.CANCEL)
 
     def warm(self, generator_names: list[str]) -> dict[str, Any]:
         """Load the generators now so the first job does not pay for it; say where we run."""
@@ -88,26 +71,29 @@ class GenerationWorker:
             "pid": os.getpid(),
         }
 
-    def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Run one job; always answers with an outcome dict instead of raising."""
+    def run(self, spec: JobSpec) -> JobOutcome:
+        """Run one job; always answers with an outcome instead of raising."""
         from ray_jobs.generators.base import GenerationCancelled
 
-        run = _JobRun(self._registry, job, self._catalog_for(job["storage_settings"]), self._flags)
+        self._control.start(spec.job_id, spec.timeout_s)
+        run = _JobRun(self._registry, spec, self._catalog_for(spec.storage_settings), self._control)
         try:
             return run.execute()
-        except (_Stopped, GenerationCancelled):
-            return {"outcome": "stopped", "step_seconds": run.step_seconds}
+        except Stopped as stop:
+            return JobOutcome("stopped", run.step_seconds, stop_reason=stop.reason)
+        except GenerationCancelled:  # the generator saw our stop flag or the deadline between its steps
+            try:
+                self._control.check(spec.job_id)
+            except Stopped as stop:
+                return JobOutcome("stopped", run.step_seconds, stop_reason=stop.reason)
+            return JobOutcome("failed", run.step_seconds, error="the generator stopped by itself")
         except ValueError as error:  # bad image or settings: the message says what to do
-            return {"outcome": "failed", "error": str(error), "step_seconds": run.step_seconds}
+            return JobOutcome("failed", run.step_seconds, error=str(error))
         except Exception as error:  # noqa: BLE001 - the job must end failed, never stuck
-            logger.error("job %s failed:\n%s", job["job_id"], traceback.format_exc())
-            return {
-                "outcome": "failed",
-                "error": f"{type(error).__name__}: {error}",
-                "step_seconds": run.step_seconds,
-            }
+            logger.error("job %s failed:\n%s", spec.job_id, traceback.format_exc())
+            return JobOutcome("failed", run.step_seconds, error=f"{type(error).__name__}: {error}")
         finally:
-            self._flags.forget(job["job_id"])
+            self._control.finish(spec.job_id)
 
     def _catalog_for(self, storage_settings: Any) -> Any:
         from storage.catalog import AssetCatalog
@@ -121,32 +107,29 @@ class GenerationWorker:
 class _JobRun:
     """The steps of one job: load image, generate (mask, geometry, texture...), export, upload."""
 
-    def __init__(self, registry: ray.actor.ActorHandle, job: dict[str, Any], catalog: Any, flags: StopFlags):
+    def __init__(self, registry: ray.actor.ActorHandle, spec: JobSpec, catalog: Any, control: JobControl):
         self._registry = registry
-        self._job = job
+        self._spec = spec
         self._catalog = catalog
-        self._flags = flags
+        self._control = control
         self.step_seconds: dict[str, float] = {}
 
-    def execute(self) -> dict[str, Any]:
+    def execute(self) -> JobOutcome:
         from ray_jobs.generators.export import CONTENT_TYPES, export_mesh
         from ray_jobs.generators.image_io import load_image
         from ray_jobs.generators.registry import get_generator
         from ray_jobs.generators.thumbnail import render_thumbnail
 
-        job = self._job
-        settings = dict(job["settings"])
+        spec = self._spec
+        settings = dict(spec.settings)
         generator = get_generator(settings["generator"])
 
         self._step("load image", 0.0, "loading the image")
         started = time.perf_counter()
-        if not job["force"]:
-            # A job queued before someone else published the same asset must not build it again.
-            existing = self._catalog.find(job["image_sha256"], settings)
-            if existing is not None:
-                return {"outcome": "done", "manifest": existing.to_dict(), "generated": False,
-                        "step_seconds": self.step_seconds, "device": None}
-        image = load_image(self._catalog.read(job["source_key"]))
+        existing = self._existing()
+        if existing is not None:
+            return existing
+        image = load_image(self._catalog.read(spec.source_key))
         self.step_seconds["load image"] = time.perf_counter() - started
 
         def on_generator_progress(step: str, fraction: float) -> None:
@@ -157,7 +140,7 @@ class _JobRun:
             image,
             {key: value for key, value in settings.items() if key != "generator"},
             progress=on_generator_progress,
-            should_cancel=self._should_stop,
+            should_cancel=lambda: self._control.should_stop(spec.job_id),
         )
         self.step_seconds.update(result.timings)
         self.step_seconds["generate"] = time.perf_counter() - started
@@ -165,38 +148,46 @@ class _JobRun:
         self._step("export", 0.0, "exporting the model and its thumbnail")
         started = time.perf_counter()
         files = {"glb": (export_mesh(result.mesh, "glb"), CONTENT_TYPES["glb"])}
-        for fmt in job.get("formats") or ():  # other formats only when asked: they cost time per job
+        for fmt in spec.formats:  # other formats only when asked: they cost time per job
             if fmt != "glb":
                 files[fmt] = (export_mesh(result.mesh, fmt), CONTENT_TYPES[fmt])
         files["thumbnail"] = (render_thumbnail(result.mesh), "image/png")
         self.step_seconds["export"] = time.perf_counter() - started
 
         self._step("upload", 0.0, "writing the files, then the manifest")
-        if not self._flags.begin_publish(job["job_id"]):
-            raise _Stopped()
+        # Someone else may have published the same asset while we worked: never a second version by accident.
+        existing = self._existing()
+        if existing is not None:
+            return existing
+        self._control.begin_publish(spec.job_id)  # the point of no return (raises Stopped if too late)
         started = time.perf_counter()
         manifest = self._catalog.publish(
-            image_sha256=job["image_sha256"],
-            name=job["name"],
+            image_sha256=spec.image_sha256,
+            name=spec.name,
             generator=settings["generator"],
             settings=settings,
             files=files,
             timings=dict(self.step_seconds),
             quality=dict(result.quality),
-            source_key=job["source_key"],
+            source_key=spec.source_key,
         )
         self.step_seconds["upload"] = time.perf_counter() - started
-        return {"outcome": "done", "manifest": manifest.to_dict(), "generated": True,
-                "step_seconds": self.step_seconds, "device": result.device}
+        return JobOutcome("done", self.step_seconds, manifest=manifest.to_dict(), generated=True,
+                          device=result.device)
+
+    def _existing(self) -> JobOutcome | None:
+        """The asset when it is already published (and the job is not forced to build a new version)."""
+        if self._spec.force:
+            return None
+        manifest = self._catalog.find(self._spec.image_sha256, dict(self._spec.settings))
+        if manifest is None:
+            return None
+        return JobOutcome("done", self.step_seconds, manifest=manifest.to_dict(), generated=False)
 
     def _step(self, step: str, fraction: float, message: str) -> None:
-        if self._should_stop():
-            raise _Stopped()
+        self._control.check(self._spec.job_id)
         self._report(jobs.worker_percent(step, fraction), step, message)
 
     def _report(self, percent: float, stage: str, message: str) -> None:
         # Fire and forget: progress must not slow the work down.
-        self._registry.report.remote(self._job["job_id"], percent, stage, message, dict(self.step_seconds))
-
-    def _should_stop(self) -> bool:
-        return self._flags.is_stopped(self._job["job_id"])
+        self._registry.report.remote(self._spec.job_id, percent, stage, message, dict(self.step_seconds))

@@ -15,9 +15,15 @@ import ray
 from ray.exceptions import RayActorError
 
 from ray_jobs.connection import NAMESPACE
+from ray_jobs.job_control import StopAnswer
 from ray_jobs.worker import GenerationWorker
 
 RESTART_PAUSE_S = 1.0  # between attempts when a worker cannot start at all
+ALIVE_CHECK_S = 10.0  # a worker that cannot answer a trivial call within this is treated as dead
+
+
+class WorkerUnavailable(RuntimeError):
+    """A named worker did not answer (dead, or stuck waiting for resources)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,11 @@ class WorkerPool:
         )
         slot.warm = slot.actor.warm.remote(list(config.generators))
 
+    def to_dict(self) -> dict[str, Any] | None:
+        return None if self.config is None else {
+            "size": self.config.size, "num_gpus": self.config.num_gpus, "num_cpus": self.config.num_cpus,
+            "generators": list(self.config.generators)}
+
     def replace(self, slot: WorkerSlot) -> None:
         if slot.actor is not None:
             ray.kill(slot.actor)
@@ -101,7 +112,7 @@ class WorkerPool:
             await asyncio.sleep(RESTART_PAUSE_S)
             return False
         except Exception as error:  # noqa: BLE001 - its jobs then fail with this reason instead of hanging
-            slot.info = {"warm_error": f"{type(error).__name__}: {error}"}
+            slot.info = {"warm_error": _first_line(error)}
         slot.ready = True
         return True
 
@@ -113,19 +124,50 @@ class WorkerPool:
         return self.describe()
 
     async def ping(self, timeout_s: float) -> dict[str, Any]:
-        """Ask one worker where it runs: proves the pool can take jobs."""
+        """Ask a worker where it runs: proves the pool can take jobs. Dead workers met on the way are
+        replaced, and the error names the worker that did not answer."""
         if not self.slots:
             raise RuntimeError("the worker pool is not configured yet")
-        slot = self.slots[0]
-        info = await asyncio.wait_for(asyncio.ensure_future(slot.actor.describe.remote()), timeout_s)
+        dead = []
+        for slot in self.slots:
+            try:
+                info = await asyncio.wait_for(asyncio.ensure_future(slot.actor.describe.remote()), timeout_s)
+                return {"name": slot.name, **info}
+            except asyncio.TimeoutError:
+                raise WorkerUnavailable(f"worker {slot.name} did not answer within {timeout_s:g} s; the cluster "
+                                        "may be out of resources (see `python -m ray_jobs doctor`)") from None
+            except RayActorError as error:
+                dead.append(f"{slot.name} ({str(error).splitlines()[0]})")
+                self.start(slot)
+        slot = self.slots[0]  # every worker was dead: wait for the first replacement
+        try:
+            info = await asyncio.wait_for(asyncio.ensure_future(slot.warm), timeout_s)
+        except (RayActorError, asyncio.TimeoutError):
+            raise WorkerUnavailable(f"no worker answered: {'; '.join(dead)} died, and {slot.name} did not start "
+                                    f"within {timeout_s:g} s (see `python -m ray_jobs doctor`)") from None
         return {"name": slot.name, **info}
 
-    @staticmethod
-    async def stop_job(slot: WorkerSlot | None, job_id: str) -> bool:
-        """Ask the worker to stop the job at its next step; False once it is publishing."""
-        if slot is None or slot.actor is None:
-            return True
+    async def is_alive(self, slot: WorkerSlot) -> bool:
+        """One cheap round trip before a job is handed over, so a worker that died idle costs no job."""
         try:
-            return bool(await slot.actor.stop.remote(job_id))
-        except RayActorError:
-            return True  # the worker is gone: the dispatcher deals with that
+            await asyncio.wait_for(asyncio.ensure_future(slot.actor.describe.remote()), ALIVE_CHECK_S)
+            return True
+        except (RayActorError, asyncio.TimeoutError):
+            return False
+
+    @staticmethod
+    async def stop_job(slot: WorkerSlot | None, job_id: str) -> StopAnswer | None:
+        """Ask the worker to stop the job; its answer, or None when the worker is gone or silent."""
+        if slot is None or slot.actor is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.ensure_future(slot.actor.stop.remote(job_id)), ALIVE_CHECK_S)
+        except (RayActorError, asyncio.TimeoutError):
+            return None
+
+
+def _first_line(error: BaseException) -> str:
+    """A Ray task error's own message, without the remote traceback Ray wraps around it."""
+    cause = getattr(error, "cause", None) or error
+    lines = [line for line in str(cause).strip().splitlines() if line.strip()]
+    return f"{type(cause).__name__}: {lines[-1] if lines else ''}".strip()

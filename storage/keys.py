@@ -18,6 +18,10 @@ MODEL_ASSETS = "3d_assets/model/"
 ASSET_INDEX = "3d_assets/index/"
 # The gallery's first page, cached as one object, and the marker every publish/delete touches.
 GALLERY_CACHE = "3d_assets/gallery/"
+# The job registry's journal: one JSON object per generation job (and the worker pool's settings),
+# so a restarted registry still knows every job.
+JOB_JOURNAL = "jobs/journal/"
+JOB_POOL_KEY = "jobs/pool.json"
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # Object names inside a version folder, per file kind of AssetVersion.files.
@@ -69,6 +73,12 @@ def asset_id_for(image_sha256: str, settings: Mapping) -> str:
     except (TypeError, ValueError) as error:
         raise ValueError(f"Generator settings must be plain JSON values ({error}).") from None
     return hashlib.sha256(identity.encode("ascii")).hexdigest()[:32]
+
+
+def job_journal_key(job_id: str) -> str:
+    if not re.fullmatch(r"[a-z]+-[0-9a-f]{6,32}", job_id or ""):
+        raise ValueError(f"{job_id!r} is not a generation job id. Job ids look like gen-0123456789ab.")
+    return f"{JOB_JOURNAL}{job_id}.json"
 
 
 def asset_prefix(asset_id: str) -> str:

@@ -19,8 +19,10 @@ def run(args: argparse.Namespace) -> int:
             stopped = stop_ray_job(args.job_id, args.address)
         else:
             stopped = cli_support.existing_cluster_client(args).cancel(args.job_id)
-    except ClusterUnreachable as error:
-        cli_support.warn(str(error))
+    except (ClusterUnreachable, KeyError) as error:
+        cli_support.warn(str(error).strip("'\""))
         return 1
-    print(f"{args.job_id}: {'cancelling' if stopped else 'not cancelled (already finished, publishing, or unknown)'}")
+    print(f"{args.job_id}: " + ("cancelling" if stopped else
+                                "not cancelled: it has already ended or is writing its result; "
+                                f"`python -m ray_jobs status {args.job_id}` says how it ended"))
     return 0 if stopped else 1

@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 
 NUM_CPUS = 2
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The test-only generators' dist-info: found through the entry-point group like any plugin package.
+TEST_PLUGINS = Path(__file__).resolve().parent / "entry_points"
 OBJECT_STORE_BYTES = 100 * 1024 * 1024
 POOL_SIZE = 2
 
@@ -34,7 +37,7 @@ class RayTestCluster:
                if not key.startswith(("RAY_ADDRESS", "RAY_AUTH_", "USE_S3"))}
         env.update(RAY_ADDRESS=self.gcs_address, RAY_JOBS_ADDRESS=self.dashboard_url,
                    LOCAL_STORAGE_DIR=str(store_dir), USE_S3_STORAGE="false",
-                   ASSET_STUDIO_WORKERS=str(POOL_SIZE), PYTHONPATH=str(Path.cwd()))
+                   ASSET_STUDIO_WORKERS=str(POOL_SIZE), PYTHONPATH=os.environ.get("PYTHONPATH", str(Path.cwd())))
         env.update(extra)
         return env
 
@@ -52,9 +55,11 @@ def ray_cluster():
     venv_bin = str(Path(sys.executable).parent)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != venv_bin:
         os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
+    use_test_plugins()
     context = ray.init(
         address="local",
         num_cpus=NUM_CPUS,
+        num_gpus=0,  # the same suite on a GPU machine: workers plan for CPU unless a test fakes GPUs
         object_store_memory=OBJECT_STORE_BYTES,
         include_dashboard=True,  # the Jobs API (submit-batch, jobs, logs) lives in the dashboard
         dashboard_host="127.0.0.1",  # default port 8265, or the next free one: Ray retries only from its default
@@ -68,6 +73,19 @@ def ray_cluster():
         dashboard_url=dashboard if dashboard.startswith("http") else f"http://{dashboard}",
     )
     ray.shutdown()
+
+
+def use_test_plugins() -> None:
+    """Put the test generators on the path of this process and of every process Ray starts from it."""
+    for folder in (str(TEST_PLUGINS), str(REPO_ROOT)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(TEST_PLUGINS), str(REPO_ROOT),
+                                                *(p for p in paths if p not in (str(TEST_PLUGINS), str(REPO_ROOT)))])
+    from ray_jobs.generators.registry import forget_loaded
+
+    forget_loaded()
 
 
 def store_settings(store_dir: Path):
