@@ -37,3 +37,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ValueError as error:  # bad settings or arguments: the message says what to do
+        print(f"error: {error}", file=sys.stderr)
+        return 2

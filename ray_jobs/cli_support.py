@@ -18,6 +18,10 @@ from ray_jobs.progress_bars import ProgressBars
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generator", default=None, metavar="NAME",
+                        help="generator to use (default inflate; plugins add theirs through an entry point)")
+    parser.add_argument("--set", dest="extra_settings", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other generator setting (repeatable); VALUE is read as JSON when it parses")
     parser.add_argument("--resolution", type=int, default=None, help="working resolution in pixels")
     parser.add_argument("--faces", type=int, default=None, help="target number of faces")
     parser.add_argument("--timeout", type=_time_limit, default=None, metavar="S",
@@ -34,8 +38,19 @@ def _time_limit(text: str) -> float:
 
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    return {key: value for key, value in (("resolution", args.resolution), ("target_faces", args.faces))
-            if value is not None}
+    """The generator settings asked for on the command line (unknown keys are refused by the generator)."""
+    settings: dict[str, Any] = {} if args.generator is None else {"generator": args.generator}
+    for item in args.extra_settings:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r} is not KEY=VALUE: write e.g. --set resolution=256")
+        try:
+            settings[key.strip()] = json.loads(text)
+        except ValueError:
+            settings[key.strip()] = text
+    settings.update((key, value) for key, value in (("resolution", args.resolution), ("target_faces", args.faces))
+                    if value is not None)
+    return settings
 
 
 def add_cluster_options(parser: argparse.ArgumentParser) -> None:

@@ -56,18 +56,33 @@ def jobs_section() -> None:
         hide_index=True, width="stretch",
     )
     active = [job for job in jobs if job.state in ("queued", "running")]
-    if active:
-        pick, act = st.columns([3, 1], vertical_alignment="bottom")
-        chosen = pick.selectbox("Running or queued job", active, format_func=lambda job: f"{job.name} ({job.job_id})")
-        if act.button("Cancel job", width="stretch"):
-            try:
-                stopped = client.cancel(chosen.job_id)
-                st.toast("Cancel requested." if stopped else "The job had already finished.")
-            except Exception as error:
-                st.error(f"Could not cancel it. {explain(error)}")
+    if active or st.session_state.get("cancel_target"):
+        cancel_picker(active)
     for job in (job for job in jobs if job.state == "failed"):
         with st.expander(f"❌ {job.name} failed ({when(job.finished_at)})"):
             st.code(job.error or job.message or "no error text", language=None, wrap_lines=True)
+
+
+def _remember_pick() -> None:
+    st.session_state.cancel_target = st.session_state.cancel_pick
+
+
+def cancel_picker(active) -> None:
+    """The job to cancel is remembered by id when picked, so a refresh that reorders or shortens
+    the list can never turn the click into a cancel of another job."""
+    labels = {job.job_id: f"{job.name} ({job.job_id})" for job in active}
+    target = st.session_state.get("cancel_target")
+    pick, act = st.columns([3, 1], vertical_alignment="bottom")
+    pick.selectbox("Running or queued job", list(labels), index=None, placeholder="Pick a job to cancel",
+                   format_func=lambda job_id: labels.get(job_id, job_id), key="cancel_pick", on_change=_remember_pick)
+    if act.button("Cancel job", width="stretch", disabled=target is None,
+                  help=f"Cancel {labels.get(target, target)}" if target else "Pick a job first"):
+        st.session_state.cancel_target = None
+        try:
+            stopped = client.cancel(target)
+            st.toast(f"Cancelling {target}." if stopped else f"{target} had already ended; nothing was cancelled.")
+        except Exception as error:
+            st.error(f"Could not cancel {target}. {explain(error)}")
 
 
 def ray_jobs_section() -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.conftest import DASHBOARD, PAGES
 from tests.plugins.images import object_image
+from tests.ray.gating import gated, new_tag, open_gate
 
 pytestmark = pytest.mark.ray
 
@@ -24,10 +23,11 @@ def metric(at: AppTest, label: str) -> str:
 def test_cluster_figures_jobs_table_and_cancel(ray_cluster, dashboard_env, studio_client):
     done = studio_client.submit(object_image("ring", 128), "ring.png")
     studio_client.wait(done.job_id)
-    # Keep both workers busy so the last job waits in the queue: that one is cancelled from the page.
-    for number in range(2):
-        studio_client.submit(object_image("parts", 400 + number), f"busy-{number}.png", {"resolution": 1024})
-    slow = studio_client.submit(object_image("star", 512), "slow-star.png", {"resolution": 1024})
+    # Hold both workers so the next jobs wait in the queue: one is picked and cancelled from the page.
+    tag = new_tag("jobs-page")
+    busy = [studio_client.submit(object_image("parts", 400 + n), f"busy-{n}.png", gated(tag, hold="first"))
+            for n in range(2)]
+    slow = studio_client.submit(object_image("star", 512), "slow-star.png", gated(new_tag("star")))
 
     at = AppTest.from_file(str(PAGES / "jobs.py"), default_timeout=60).run()
     assert not at.exception, at.exception
@@ -36,18 +36,22 @@ def test_cluster_figures_jobs_table_and_cancel(ray_cluster, dashboard_env, studi
     assert metric(at, "GPUs free / total") == "0 / 0"
     table = job_table(at)
     by_name = dict(zip(table["name"], table["state"]))
-    assert by_name["ring.png"] == "done" and by_name["slow-star.png"] in ("queued", "running")
+    assert by_name["ring.png"] == "done" and by_name["slow-star.png"] == "queued"
 
-    at.selectbox[0].set_value(next(o for o in at.selectbox[0].options if slow.job_id in o))
+    at.selectbox[0].set_value(slow.job_id).run()
+    # The list changes under the user's pick: a newer job is listed first now.
+    newer = studio_client.submit(object_image("ring", 300), "newer.png", gated(new_tag("newer")))
+    at.run()
     next(b for b in at.button if b.label == "Cancel job").click().run()
     assert not at.exception
-    deadline = time.monotonic() + 60
-    while studio_client.progress(slow.job_id).state != "cancelled":
-        assert time.monotonic() < deadline, studio_client.progress(slow.job_id)
-        time.sleep(0.5)
+    assert studio_client.progress(slow.job_id).state == "cancelled"  # queued jobs end at once
+    assert studio_client.progress(newer.job_id).state == "queued"  # never the other job
     at.run()
     table = job_table(at)
     assert dict(zip(table["name"], table["state"]))["slow-star.png"] == "cancelled"
+    open_gate(tag, "first")
+    for submission in (*busy, newer):
+        assert studio_client.wait(submission.job_id).state == "done"
 
 
 def test_app_navigates_to_every_page(ray_cluster, dashboard_env):

@@ -210,3 +210,44 @@ def test_worker_answers_every_stop_race_consistently():
         assert control.request_stop(job_id) == StopAnswer.FINISHED
         outcomes.add(pair)
     assert outcomes  # both orders are legal; which ones this machine produced does not matter
+
+
+def test_waiting_clis_survive_a_registry_restart(studio_client, studio_env, tmp_path):
+    """Two `generate` commands wait on ten jobs; the registry is killed under them and restarted."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tag = new_tag("cli-restart")
+    paths = []
+    for n in range(10):
+        path = tmp_path / f"cli-{n}.png"
+        path.write_bytes(object_png(240 + n))
+        paths.append(path)
+    command = [sys.executable, "-m", "ray_jobs", "generate", "--json", "--generator", "test-gated",
+               "--set", f"tag={tag}", "--set", "hold=first"]
+    clis = [subprocess.Popen([*command, *map(str, half)], env=studio_env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+            for half in (paths[:5], paths[5:])]
+    try:
+        settings = gated(tag, hold="first")
+        wait_arrived(tag, "first")
+        wait_for(lambda: len([j for j in studio_client.jobs(limit=1000) if j.name.startswith("cli-")
+                              and j.asset_id in {studio_client.check(p.read_bytes(), p.name, settings).asset_id
+                                                 for p in paths}]) == 10, "all ten jobs submitted")
+        ray.kill(ray.get_actor(REGISTRY_NAME, namespace=NAMESPACE), no_restart=False)
+        open_gate(tag, "first")
+        outputs = [cli.communicate(timeout=300) for cli in clis]
+    finally:
+        for cli in clis:
+            cli.kill()
+    for cli, (stdout, stderr) in zip(clis, outputs):
+        assert cli.returncode == 0, stderr[-2000:]
+        lines = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+        # "exists" when a worker of the old registry published just before it was stopped: the re-run
+        # found that asset by its content instead of building it again.
+        assert len(lines) == 5 and {line["status"] for line in lines} <= {"generated", "exists"}, lines
+        assert all(line["key"].endswith("model.glb") and line["error"] is None for line in lines)
+    for path in paths:
+        assert versions(studio_client, path.read_bytes(), settings) == 1
