@@ -16,8 +16,7 @@ from ray_jobs.client import ProgressEvent, StudioClient
 from ray_jobs.generators.image_io import load_image
 from storage.catalog import Manifest
 
-ACTIVE = ("submitting", "queued", "running")
-GENERATION_TIMEOUT_S = 900.0
+ACTIVE = ("submitting", "queued", "running", "stopping")
 
 
 @dataclass
@@ -91,8 +90,7 @@ def submit_missing(client: StudioClient, runs: list[Run], inputs: list[SourceInp
                 on_event(run, event)
 
         try:
-            submission = client.submit(item.data, item.name, settings, timeout_s=GENERATION_TIMEOUT_S,
-                                       on_progress=record, source_key=item.source_key)
+            submission = client.submit(item.data, item.name, settings, on_progress=record, source_key=item.source_key)
         except Exception as error:
             run.state, run.error = "failed", explain(error)
             continue

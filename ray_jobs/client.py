@@ -152,7 +152,7 @@ class StudioClient:
         import time
 
         import ray
-        from ray.exceptions import RayActorError
+        from ray.exceptions import RayActorError, RayTaskError
 
         deadline = time.monotonic() + REGISTRY_RESTART_WAIT_S
         while True:
@@ -161,6 +161,10 @@ class StudioClient:
                 return None
             try:
                 return ray.get(getattr(registry, method).remote(*args))
+            except RayTaskError as error:
+                if isinstance(error, RayActorError):
+                    raise  # a worker the registry called died: not the registry itself
+                raise error.cause from None  # the registry's own error (e.g. WorkerUnavailable), without Ray's wrapper
             except RayActorError as error:
                 reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             self._registry = None  # look it up again: Ray restarts it under the same name

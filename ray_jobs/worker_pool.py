@@ -8,6 +8,7 @@ resources no longer match the pool's configuration is refilled when idle.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +38,9 @@ class PoolConfig:
 class WorkerSlot:
     """One place in the pool: the actor currently filling it and where it runs."""
 
-    def __init__(self, index: int):
+    def __init__(self, index: int, pool_token: str):
         self.index = index
+        self.pool_token = pool_token
         self.generation = 0
         self.actor: ray.actor.ActorHandle | None = None
         self.config: PoolConfig | None = None
@@ -49,7 +51,9 @@ class WorkerSlot:
 
     @property
     def name(self) -> str:
-        return f"asset_studio_worker_{self.index}_{self.generation}"
+        # The token tells pools apart: a restarted registry must not collide with its old workers' names
+        # while Ray is still taking them down.
+        return f"asset_studio_worker_{self.pool_token}_{self.index}_{self.generation}"
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "job_id": self.job_id,
@@ -60,13 +64,14 @@ class WorkerPool:
     def __init__(self) -> None:
         self.slots: list[WorkerSlot] = []
         self.config: PoolConfig | None = None
+        self.token = uuid.uuid4().hex[:6]
 
     def configure(self, config: PoolConfig) -> list[WorkerSlot]:
         """Adopt `config`; returns the slots added to reach its size (the pool never shrinks)."""
         self.config = config
         added = []
         while len(self.slots) < config.size:
-            slot = WorkerSlot(len(self.slots))
+            slot = WorkerSlot(len(self.slots), self.token)
             self.slots.append(slot)
             self.start(slot)
             added.append(slot)

@@ -55,7 +55,7 @@ def jobs_section() -> None:
                                                                    format="percent")},
         hide_index=True, width="stretch",
     )
-    active = [job for job in jobs if job.state in ("queued", "running")]
+    active = [job for job in jobs if job.state in ("queued", "running", "stopping")]
     if active or st.session_state.get("cancel_target"):
         cancel_picker(active)
     for job in (job for job in jobs if job.state == "failed"):
