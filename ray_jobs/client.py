@@ -257,7 +257,7 @@ class StudioClient:
             dedupe_key=f"{self.catalog.store.describe()}|{asset_id}", asset_id=asset_id, name=name,
             image_sha256=image_sha256, source_key=source_key, settings=identity,
             storage_settings=self.storage_settings, force=force, formats=tuple(f for f in formats if f != "glb"),
-            timeout_s=timeout_s,
+            timeout_s=timeout_s, answer_grace_s=jobs.answer_grace_s(),
         )
         answer = self._ask("submit", spec, list(events))
         job_id = answer["job_id"]

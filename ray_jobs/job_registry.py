@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -38,9 +37,6 @@ logger = logging.getLogger(__name__)
 
 REGISTRY_NAME = "asset_studio_job_registry"
 MAX_ATTEMPTS = 2  # a job whose worker died is retried once
-# How long past its time limit a worker may stay silent before it is replaced (a step is never
-# interrupted, so this covers the longest single step of a generator).
-ANSWER_GRACE_S = float(os.environ.get("ASSET_STUDIO_WORKER_GRACE_S", "60"))
 KEEP_FINISHED_S = 24 * 3600.0  # finished jobs are answered for a day, however many there are
 EXPIRE_EVERY_S = 60.0
 
@@ -301,9 +297,9 @@ class JobRegistry:
         reply = asyncio.ensure_future(slot.actor.run.remote(spec))
         try:
             # The worker enforces the limit itself; this wait only catches a worker that went silent.
-            outcome = await asyncio.wait_for(asyncio.shield(reply), spec.timeout_s + ANSWER_GRACE_S)
+            outcome = await asyncio.wait_for(asyncio.shield(reply), spec.timeout_s + spec.answer_grace_s)
         except asyncio.TimeoutError:
-            outcome = await self._silent_worker(slot, record, reply)
+            outcome = await self._silent_worker(slot, record, reply, spec.answer_grace_s)
         except RayActorError as error:
             self._worker_died(slot, record, error)
             outcome = None
@@ -312,20 +308,22 @@ class JobRegistry:
         if record.finished:
             await self._journal_write(record)
 
-    async def _silent_worker(self, slot: WorkerSlot, record: JobRecord, reply: asyncio.Future) -> JobOutcome | None:
+    async def _silent_worker(self, slot: WorkerSlot, record: JobRecord, reply: asyncio.Future,
+                             grace_s: float) -> JobOutcome | None:
         """Past the time limit and the grace period without an answer: publishing still gets to finish."""
         if await self._pool.stop_job(slot, record.job_id) == StopAnswer.PUBLISHING:
             try:
-                return await asyncio.wait_for(asyncio.shield(reply), ANSWER_GRACE_S)
+                return await asyncio.wait_for(asyncio.shield(reply), grace_s)
             except asyncio.TimeoutError:
                 pass
             except RayActorError as error:
                 self._worker_died(slot, record, error)
                 return None
+        silent = slot.name
         self._pool.replace(slot)
         self._end(record, JobState.FAILED,
-                  f"worker stopped answering: no answer {ANSWER_GRACE_S:g} s after the {record.timeout_s:g} s "
-                  f"time limit; {slot.name} was replaced")
+                  f"worker stopped answering: no answer {grace_s:g} s after the {record.timeout_s:g} s "
+                  f"time limit; {silent} was replaced")
         return None
 
     def _worker_died(self, slot: WorkerSlot, record: JobRecord, error: RayActorError) -> None:

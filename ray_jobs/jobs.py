@@ -56,23 +56,35 @@ class IllegalTransition(RuntimeError):
 # The time limit every job gets unless asked otherwise: nothing waits forever.
 DEFAULT_TIMEOUT_S = 15 * 60.0
 TIMEOUT_ENV = "ASSET_STUDIO_JOB_TIMEOUT_S"
+# How long past its time limit a worker may stay silent before it is replaced (a step is never
+# interrupted, so this covers the longest single step of a generator).
+DEFAULT_ANSWER_GRACE_S = 60.0
+ANSWER_GRACE_ENV = "ASSET_STUDIO_WORKER_GRACE_S"
 
 
-def check_timeout(value: Any, where: str = "--timeout") -> float:
+_LIMIT_HINT = f"every job has a time limit (default {DEFAULT_TIMEOUT_S:g} s); give a larger number for longer jobs"
+
+
+def check_timeout(value: Any, where: str = "--timeout", hint: str = _LIMIT_HINT) -> float:
     """A time limit in seconds: positive and finite, else ValueError saying what to give."""
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         seconds = math.nan
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{where} must be a positive number of seconds, not {value!r}: every job has a time "
-                         f"limit (default {DEFAULT_TIMEOUT_S:g} s); give a larger number for longer jobs")
+        raise ValueError(f"{where} must be a positive number of seconds, not {value!r}: {hint}")
     return seconds
 
 
 def default_timeout_s() -> float:
     raw = os.environ.get(TIMEOUT_ENV, "").strip()
     return check_timeout(raw, TIMEOUT_ENV) if raw else DEFAULT_TIMEOUT_S
+
+
+def answer_grace_s() -> float:
+    raw = os.environ.get(ANSWER_GRACE_ENV, "").strip()
+    hint = f"it is how long a worker may stay silent past a job's limit (default {DEFAULT_ANSWER_GRACE_S:g})"
+    return check_timeout(raw, ANSWER_GRACE_ENV, hint) if raw else DEFAULT_ANSWER_GRACE_S
 
 
 # Stage name -> percent at which the stage is reported.
@@ -137,6 +149,7 @@ class JobSpec:
     force: bool = False
     formats: tuple[str, ...] = ()
     timeout_s: float = DEFAULT_TIMEOUT_S  # counted by the worker from when it starts the job
+    answer_grace_s: float = DEFAULT_ANSWER_GRACE_S  # then a silent worker is replaced
     job_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:

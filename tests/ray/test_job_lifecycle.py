@@ -267,3 +267,19 @@ def test_waiting_clis_survive_a_registry_restart(studio_client, studio_env, tmp_
         assert all(line["key"].endswith("model.glb") and line["error"] is None for line in lines)
     for path in paths:
         assert versions(studio_client, path.read_bytes(), settings) == 1
+
+
+def test_a_worker_silent_past_its_limit_is_replaced(studio_client, monkeypatch):
+    monkeypatch.setenv("ASSET_STUDIO_WORKER_GRACE_S", "1")
+    tag = new_tag("silent")
+    image, settings = object_png(260), gated(tag, hold="first")
+    submission = studio_client.submit(image, "silent.png", settings, timeout_s=0.5)
+    wait_arrived(tag, "first")  # and kept there: the worker's step never returns
+    status = studio_client.wait(submission.job_id)
+    assert status.state == "failed"
+    assert status.error.startswith("worker stopped answering: no answer 1 s after the 0.5 s time limit")
+    assert status.worker in status.error  # names the worker that was replaced
+    open_gate(tag, "first")
+    assert stored_keys(studio_client, submission.asset_id) == []
+    follow_up = studio_client.submit(object_png(261), "next.png", gated(new_tag("after-silent")))
+    assert studio_client.wait(follow_up.job_id).state == "done"
