@@ -21,6 +21,7 @@ REMEMBER_FINISHED = 1000  # late stop requests for recent jobs still get a true 
 class StopReason(StrEnum):
     CANCEL = "cancel"
     TIMEOUT = "timeout"
+    SUPERSEDED = "superseded"  # the registry no longer counts on this worker for the job (it restarted)
 
 
 class StopAnswer(StrEnum):

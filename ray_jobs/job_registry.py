@@ -234,6 +234,13 @@ class JobRegistry:
 
     # ---- called by workers --------------------------------------------------------------
 
+    async def may_publish(self, job_id: str, worker_name: str) -> bool:
+        """Whether `worker_name` still runs `job_id` for this registry (after a restart it does not)."""
+        await self._ready()
+        record = self._records.get(job_id)
+        return (record is not None and record.worker == worker_name
+                and record.state in (JobState.RUNNING, JobState.STOPPING))
+
     def report(self, job_id: str, percent: float, stage: str, message: str, step_seconds: dict) -> None:
         record = self._records.get(job_id)
         if record is None or record.state not in (JobState.RUNNING, JobState.STOPPING):
@@ -350,6 +357,8 @@ class JobRegistry:
             self._end(record, JobState.DONE, f"{built}: {glb}", percent=jobs.DONE_PERCENT)
         elif outcome.kind == "stopped" and outcome.stop_reason == StopReason.TIMEOUT:
             self._end(record, JobState.FAILED, f"timed out after {record.timeout_s:g} s")
+        elif outcome.kind == "stopped" and outcome.stop_reason == StopReason.SUPERSEDED:
+            self._end(record, JobState.FAILED, "its worker was no longer counted on to finish it")
         elif outcome.kind == "stopped":
             self._end(record, JobState.CANCELLED, "cancelled")
         else:

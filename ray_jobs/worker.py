@@ -42,8 +42,9 @@ class JobOutcome:
 
 
 class GenerationWorker:
-    def __init__(self, registry: ray.actor.ActorHandle):
+    def __init__(self, registry: ray.actor.ActorHandle, name: str = ""):
         self._registry = registry
+        self._name = name
         self._stores: dict[Any, Any] = {}
         self._control = JobControl()
 
@@ -76,7 +77,7 @@ class GenerationWorker:
         from ray_jobs.generators.base import GenerationCancelled
 
         self._control.start(spec.job_id, spec.timeout_s)
-        run = _JobRun(self._registry, spec, self._catalog_for(spec.storage_settings), self._control)
+        run = _JobRun(self._registry, self._name, spec, self._catalog_for(spec.storage_settings), self._control)
         try:
             return run.execute()
         except Stopped as stop:
@@ -107,8 +108,10 @@ class GenerationWorker:
 class _JobRun:
     """The steps of one job: load image, generate (mask, geometry, texture...), export, upload."""
 
-    def __init__(self, registry: ray.actor.ActorHandle, spec: JobSpec, catalog: Any, control: JobControl):
+    def __init__(self, registry: ray.actor.ActorHandle, worker_name: str, spec: JobSpec, catalog: Any,
+                 control: JobControl):
         self._registry = registry
+        self._worker_name = worker_name
         self._spec = spec
         self._catalog = catalog
         self._control = control
@@ -159,6 +162,7 @@ class _JobRun:
         existing = self._existing()
         if existing is not None:
             return existing
+        self._check_still_ours()
         self._control.begin_publish(spec.job_id)  # the point of no return (raises Stopped if too late)
         started = time.perf_counter()
         manifest = self._catalog.publish(
@@ -183,6 +187,18 @@ class _JobRun:
         if manifest is None:
             return None
         return JobOutcome("done", self.step_seconds, manifest=manifest.to_dict(), generated=False)
+
+    def _check_still_ours(self) -> None:
+        """A registry that restarted has queued this job again for another worker: this run must not
+        publish a second version beside that one (workers can outlive their registry for a moment)."""
+        from ray.exceptions import RayActorError
+
+        try:
+            ours = ray.get(self._registry.may_publish.remote(self._spec.job_id, self._worker_name))
+        except RayActorError:
+            ours = False  # the registry is gone for good: nobody waits for this run
+        if not ours:
+            raise Stopped(StopReason.SUPERSEDED)
 
     def _step(self, step: str, fraction: float, message: str) -> None:
         self._control.check(self._spec.job_id)

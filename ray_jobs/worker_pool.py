@@ -90,7 +90,7 @@ class WorkerPool:
             ray.remote(GenerationWorker)
             .options(name=slot.name, namespace=NAMESPACE, num_gpus=config.num_gpus, num_cpus=config.num_cpus,
                      max_restarts=0, max_concurrency=2)  # one thread runs the job, one answers stop()
-            .remote(registry)
+            .remote(registry, slot.name)
         )
         slot.warm = slot.actor.warm.remote(list(config.generators))
 
