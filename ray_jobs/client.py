@@ -301,9 +301,10 @@ class StudioClient:
     def cancel(self, job_id: str) -> bool:
         """True when the job will end cancelled; False when it already ended or is past its point of
         no return (writing its manifest), in which case it ends as that write ends."""
-        if self._ask("progress", job_id, create=False) is None:
+        answer = self._ask("cancel", job_id, create=False)
+        if answer is None:
             raise KeyError(_no_such_job(job_id))
-        return bool(self._ask("cancel", job_id, create=False))
+        return answer
 
     def result(self, job_id: str) -> Manifest | None:
         return self.progress(job_id).manifest

@@ -94,14 +94,8 @@ class JobRegistry:
             self._records[record.job_id], self._specs[record.job_id] = record, spec
             if record.finished:
                 continue
-            if record.state == JobState.STOPPING:
-                record.move(JobState.CANCELLED, "cancelled (the job registry restarted while it stopped)")
-                await self._journal_write(record)
-                continue
-            if record.state == JobState.RUNNING:
-                record.move(JobState.QUEUED, "the job registry restarted; queued again", stage="retry")
-            else:
-                record.add_event(record.percent, "retry", "the job registry restarted; still queued")
+            # The journal is written at submit and at the end, so an unfinished entry is always queued.
+            record.add_event(record.percent, "retry", "the job registry restarted; queued again")
             self._active_by_key.setdefault(spec.dedupe_key, record.job_id)
             self._queue.put_nowait(record.job_id)
         if pool:
@@ -206,11 +200,14 @@ class JobRegistry:
         newest = sorted(self._records.values(), key=lambda record: record.created_at, reverse=True)
         return [record.status(last_event_only=True) for record in newest[:limit]]
 
-    async def cancel(self, job_id: str) -> bool:
-        """True when the job will end cancelled; False when it has ended or is past its point of no return."""
+    async def cancel(self, job_id: str) -> bool | None:
+        """True when the job will end cancelled; False when it has ended or is past its point of no return;
+        None for a job this registry does not know."""
         await self._ready()
         record = self._records.get(job_id)
-        if record is None or record.finished:
+        if record is None:
+            return None
+        if record.finished:
             return False
         if record.state == JobState.STOPPING:
             return True
