@@ -77,7 +77,7 @@ def main() -> None:
     import ray
 
     from ray_jobs.client import StudioClient
-    from ray_jobs.connection import NAMESPACE
+    from ray_jobs.cluster.connection import NAMESPACE
     from storage.settings import StorageSettings
 
     ray.init(address="local", namespace=NAMESPACE, num_gpus=0, log_to_driver=False, configure_logging=False,

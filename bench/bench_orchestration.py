@@ -80,7 +80,7 @@ def direct_loop(generator, data: list[bytes], settings: dict, *, with_outputs: b
 
 
 def measure_batch(client, settings: dict, images: int, size: int) -> None:
-    from ray_jobs.cli import main
+    from ray_jobs.cli.main import main
     from ray_jobs.generators.registry import get_generator
 
     data = [object_image(variant, size) for variant in range(images)]
@@ -124,7 +124,7 @@ def main() -> None:
     import ray
 
     from ray_jobs.client import StudioClient
-    from ray_jobs.connection import NAMESPACE
+    from ray_jobs.cluster.connection import NAMESPACE
     from storage.settings import StorageSettings
 
     ray.init(address="local", namespace=NAMESPACE, log_to_driver=False, configure_logging=False,

@@ -1,5 +1,5 @@
 import sys
 
-from ray_jobs.cli import main
+from ray_jobs.cli.main import main
 
 sys.exit(main())

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard.errors import explain
 from dashboard.state import connect_cluster, describe_ray_address, ray_address, studio_client
-from ray_jobs.doctor import CheckLine, storage_checks
+from ray_jobs.client.doctor import CheckLine, storage_checks
 from storage import keys
 from storage.errors import SettingsError
 from storage.settings import StorageSettings

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ray_jobs.cli import main
+from ray_jobs.cli.main import main
 from tests.plugins.images import object_image
 
 

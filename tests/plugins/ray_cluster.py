@@ -46,7 +46,7 @@ class RayTestCluster:
 def ray_cluster():
     import ray
 
-    from ray_jobs.connection import NAMESPACE
+    from ray_jobs.cluster.connection import NAMESPACE
 
     if ray.is_initialized():
         pytest.fail("Ray was already initialised before the shared test cluster started")

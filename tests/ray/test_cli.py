@@ -48,7 +48,7 @@ def test_generate_json_lines_in_order(studio_client, studio_env, tmp_path):
 
 
 def test_generate_other_format_is_stored(studio_env, tmp_path):
-    from ray_jobs.commands.generate import FORMATS
+    from ray_jobs.cli.commands.generate import FORMATS
     from ray_jobs.generators.export import FORMATS as EXPORT_FORMATS
 
     assert FORMATS == EXPORT_FORMATS

@@ -9,8 +9,8 @@ import pytest
 import ray
 
 from ray_jobs.client import StudioClient
-from ray_jobs.connection import NAMESPACE
-from ray_jobs.job_registry import REGISTRY_NAME
+from ray_jobs.cluster.connection import NAMESPACE
+from ray_jobs.cluster.job_registry import REGISTRY_NAME
 from tests.plugins.ray_cluster import POOL_SIZE
 from tests.ray.gating import gated, new_tag, open_gate, wait_arrived, wait_for
 from tests.ray.images import object_png
@@ -149,7 +149,7 @@ def test_idle_worker_killed_costs_no_attempt(studio_client):
 
 
 def test_ping_worker_names_the_worker(studio_client):
-    from ray_jobs.worker_pool import WorkerUnavailable
+    from ray_jobs.cluster.worker_pool import WorkerUnavailable
 
     answer = studio_client.ping_worker()
     assert answer["name"].startswith("asset_studio_worker_") and answer["pid"] > 0
@@ -195,7 +195,7 @@ def test_worker_answers_every_stop_race_consistently():
     """Stop vs begin-publish on real threads, many times: exactly one of them wins, and says so."""
     import threading
 
-    from ray_jobs.job_control import JobControl, StopAnswer, Stopped
+    from ray_jobs.cluster.job_control import JobControl, StopAnswer, Stopped
 
     outcomes = set()
     for n in range(300):

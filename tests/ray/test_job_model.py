@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ray_jobs import jobs
-from ray_jobs.job_control import JobControl, StopAnswer, Stopped, StopReason
-from ray_jobs.job_journal import JobJournal
-from ray_jobs.jobs import IllegalTransition, JobRecord, JobSpec, JobState
+from ray_jobs.cluster import job_model as jobs
+from ray_jobs.cluster.job_control import JobControl, StopAnswer, Stopped, StopReason
+from ray_jobs.cluster.job_journal import JobJournal
+from ray_jobs.cluster.job_model import IllegalTransition, JobRecord, JobSpec, JobState
 from storage.settings import StorageSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 import ray
 
 from ray_jobs.client import NoGpuAvailable, StudioClient
-from ray_jobs.connection import NAMESPACE
+from ray_jobs.cluster.connection import NAMESPACE
 from ray_jobs.generators.base import ImageError
 from ray_jobs.generators.registry import get_generator
 from tests.plugins.ray_cluster import POOL_SIZE, store_settings
@@ -181,7 +181,7 @@ def test_cancel_queued_job_ends_at_once(studio_client):
 def test_gpu_plan_at_15_percent(ray_cluster):
     from ray.autoscaler.sdk import request_resources
 
-    from ray_jobs.cluster import ClusterStatus, plan_gpus
+    from ray_jobs.cluster.resources import ClusterStatus, plan_gpus
 
     def status(gpus: float) -> ClusterStatus:
         return ClusterStatus("test", [], 2, 2, gpus, gpus, ["A10G"] if gpus else [], 0)

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.ray
 SCRIPT = textwrap.dedent("""
     import threading, time
     import ray
-    from ray_jobs.connection import connect
+    from ray_jobs.cluster.connection import connect
 
     started = {}
     thread = threading.Thread(target=lambda: started.setdefault("where", connect()))

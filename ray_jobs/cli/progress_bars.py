@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from ray_jobs.jobs import ProgressEvent
+from ray_jobs.cluster.job_model import ProgressEvent
 
 BAR_WIDTH = 24
 

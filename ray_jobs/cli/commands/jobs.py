@@ -6,9 +6,9 @@ import argparse
 import json
 import time
 
-from ray_jobs import cli_support
-from ray_jobs.connection import ClusterUnreachable
-from ray_jobs.ray_job_api import list_ray_jobs
+from ray_jobs.cli import support as cli_support
+from ray_jobs.cluster.connection import ClusterUnreachable
+from ray_jobs.cluster.ray_job_api import list_ray_jobs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -13,11 +13,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ray_jobs import doctor
+    from ray_jobs.client import doctor
 
     lines = doctor.storage_checks()
     if not args.storage_only:
-        from ray_jobs.cluster_doctor import cluster_checks
+        from ray_jobs.client.cluster_checks import cluster_checks
 
         lines += cluster_checks()
     for line in lines:

@@ -21,9 +21,9 @@ from typing import Any
 
 import ray
 
-from ray_jobs import jobs
-from ray_jobs.job_control import JobControl, StopAnswer, Stopped, StopReason
-from ray_jobs.jobs import JobSpec
+from ray_jobs.cluster import job_model as jobs
+from ray_jobs.cluster.job_control import JobControl, StopAnswer, Stopped, StopReason
+from ray_jobs.cluster.job_model import JobSpec
 
 logger = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from ray_jobs import cli_support
-from ray_jobs.connection import ClusterUnreachable
-from ray_jobs.ray_job_api import is_ray_job_id, ray_job_logs
+from ray_jobs.cli import support as cli_support
+from ray_jobs.cluster.connection import ClusterUnreachable
+from ray_jobs.cluster.ray_job_api import is_ray_job_id, ray_job_logs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -10,8 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
-from ray_jobs import cli_support
-from ray_jobs.progress_bars import ProgressBars
+from ray_jobs.cli import support as cli_support
+from ray_jobs.cli.progress_bars import ProgressBars
 
 FORMATS = ("glb", "obj", "ply", "stl")  # generators.export.FORMATS, not imported: it loads trimesh
 

@@ -1,6 +1,6 @@
 """`python -m ray_jobs`: a thin front over the client API.
 
-Each subcommand lives in its own module under ``ray_jobs.commands`` and adds
+Each subcommand lives in its own module under ``ray_jobs.cli.commands`` and adds
 itself with ``register(subparsers)``, so commands grow without touching this file.
 """
 
@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import sys
 
-from ray_jobs import commands
+from ray_jobs.cli import commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ray_jobs import cli_support
-from ray_jobs.connection import ClusterUnreachable
-from ray_jobs.ray_job_api import is_ray_job_id, stop_ray_job
+from ray_jobs.cli import support as cli_support
+from ray_jobs.cluster.connection import ClusterUnreachable
+from ray_jobs.cluster.ray_job_api import is_ray_job_id, stop_ray_job
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

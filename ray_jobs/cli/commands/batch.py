@@ -11,8 +11,8 @@ import argparse
 import json
 import time
 
-from ray_jobs import cli_support
-from ray_jobs.progress_bars import ProgressBars
+from ray_jobs.cli import support as cli_support
+from ray_jobs.cli.progress_bars import ProgressBars
 from storage.keys import IMAGE_SUFFIXES
 
 

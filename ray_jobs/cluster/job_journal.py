@@ -12,7 +12,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ray_jobs.jobs import JobRecord, JobSpec
+from ray_jobs.cluster.job_model import JobRecord, JobSpec
 from storage import keys
 from storage.store import Store
 

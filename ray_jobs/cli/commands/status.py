@@ -6,9 +6,9 @@ import argparse
 import json
 from dataclasses import asdict
 
-from ray_jobs import cli_support
-from ray_jobs.connection import ClusterUnreachable
-from ray_jobs.ray_job_api import is_ray_job_id, ray_job_status
+from ray_jobs.cli import support as cli_support
+from ray_jobs.cluster.connection import ClusterUnreachable
+from ray_jobs.cluster.ray_job_api import is_ray_job_id, ray_job_status
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

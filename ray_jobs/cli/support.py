@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ray_jobs.client import RegistryLost, StudioClient, Submission, glb_key
-from ray_jobs.connection import ClusterUnreachable
-from ray_jobs.cluster import NoGpuAvailable
-from ray_jobs.jobs import CANCELLED, DEFAULT_TIMEOUT_S, DONE, TIMEOUT_ENV, JobStatus, check_timeout
-from ray_jobs.progress_bars import ProgressBars
+from ray_jobs.cluster.connection import ClusterUnreachable
+from ray_jobs.cluster.resources import NoGpuAvailable
+from ray_jobs.cluster.job_model import CANCELLED, DEFAULT_TIMEOUT_S, DONE, TIMEOUT_ENV, JobStatus, check_timeout
+from ray_jobs.cli.progress_bars import ProgressBars
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
@@ -179,7 +179,7 @@ def warn(text: str) -> None:
 
 def existing_cluster_client(args: argparse.Namespace) -> StudioClient:
     """A client for commands that inspect jobs: they must find a running cluster, never start one."""
-    from ray_jobs.connection import configured_address
+    from ray_jobs.cluster.connection import configured_address
 
     return StudioClient(ray_address=configured_address() or "auto")
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from ray_jobs.doctor import CheckLine
+from ray_jobs.client.doctor import CheckLine
 
 WORKER_ANSWER_TIMEOUT_S = 120.0  # a fresh worker imports torch and loads its generator first
 
 
 def cluster_checks(client=None) -> list[CheckLine]:
     from ray_jobs.client import StudioClient
-    from ray_jobs.cluster import NoGpuAvailable
-    from ray_jobs.connection import ClusterAuthError, ClusterUnreachable, configured_address, token_source
+    from ray_jobs.cluster.resources import NoGpuAvailable
+    from ray_jobs.cluster.connection import ClusterAuthError, ClusterUnreachable, configured_address, token_source
 
     address = configured_address()
     lines = [CheckLine("cluster address", True, address or "RAY_ADDRESS not set: a private local Ray is used")]
@@ -31,7 +31,7 @@ def cluster_checks(client=None) -> list[CheckLine]:
                            f"{status.cpus_free:g} of {status.cpus_total:g} free on {len(status.nodes)} node(s)",
                            "The cluster has no CPUs: check the node types in cluster.yaml."))
     try:
-        from ray_jobs.cluster import plan_gpus
+        from ray_jobs.cluster.resources import plan_gpus
 
         plan = plan_gpus(status, allow_cpu_fallback=client.allow_cpu_fallback, pool_size=1,
                          worker_gpus=client.worker_gpus)
@@ -48,7 +48,7 @@ def cluster_checks(client=None) -> list[CheckLine]:
         lines.append(CheckLine("worker answers", False, f"{type(error).__name__}: {error}",
                                "Check the cluster's resources (`ray status`) and the worker logs."))
 
-    from ray_jobs.ray_job_api import dashboard_address, list_ray_jobs
+    from ray_jobs.cluster.ray_job_api import dashboard_address, list_ray_jobs
 
     try:
         count = len(list_ray_jobs())

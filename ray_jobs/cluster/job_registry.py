@@ -26,12 +26,12 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError
 
-from ray_jobs import jobs
-from ray_jobs.connection import NAMESPACE
-from ray_jobs.job_control import StopAnswer, StopReason
-from ray_jobs.jobs import JobRecord, JobSpec, JobState, JobStatus, ProgressEvent
-from ray_jobs.worker import JobOutcome
-from ray_jobs.worker_pool import PoolConfig, WorkerPool, WorkerSlot
+from ray_jobs.cluster import job_model as jobs
+from ray_jobs.cluster.connection import NAMESPACE
+from ray_jobs.cluster.job_control import StopAnswer, StopReason
+from ray_jobs.cluster.job_model import JobRecord, JobSpec, JobState, JobStatus, ProgressEvent
+from ray_jobs.cluster.worker import JobOutcome
+from ray_jobs.cluster.worker_pool import PoolConfig, WorkerPool, WorkerSlot
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class JobRegistry:
     async def _resume(self) -> None:
         if self._journal_settings is None:
             return
-        from ray_jobs.job_journal import JobJournal
+        from ray_jobs.cluster.job_journal import JobJournal
         from storage.store import open_store
 
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_store.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "bench" / "bench_store.py"
 
 
 def register(subparsers) -> None:

@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ray_jobs import jobs
-from ray_jobs.cluster import ClusterStatus, NoGpuAvailable, env_flag, default_pool_size, plan_gpus, read_cluster_status
-from ray_jobs.connection import ClusterAuthError, ClusterUnreachable, configured_address, connect
-from ray_jobs.jobs import JobSpec, JobStatus, ProgressEvent
+from ray_jobs.cluster import job_model as jobs
+from ray_jobs.cluster.resources import ClusterStatus, NoGpuAvailable, env_flag, default_pool_size, plan_gpus, read_cluster_status
+from ray_jobs.cluster.connection import ClusterAuthError, ClusterUnreachable, configured_address, connect
+from ray_jobs.cluster.job_model import JobSpec, JobStatus, ProgressEvent
 from storage.catalog import AssetCatalog, Manifest, SourceImage
 from storage.keys import asset_id_for, sha256_hex
 from storage.settings import StorageSettings, load_settings
@@ -25,7 +25,7 @@ from storage.store import open_store
 
 __all__ = [
     "CheckResult", "ClusterAuthError", "ClusterStatus", "ClusterUnreachable", "JobStatus", "NoGpuAvailable",
-    "ProgressEvent", "RegistryLost", "StudioClient", "Submission",
+    "ProgressEvent", "RegistryLost", "StudioClient", "Submission", "glb_key",
 ]
 
 ProgressHandler = Callable[[ProgressEvent], None]
@@ -139,7 +139,7 @@ class StudioClient:
                 self._where = connect(self.ray_address)
 
     def _job_registry(self, create: bool = True):
-        from ray_jobs.job_registry import get_registry
+        from ray_jobs.cluster.job_registry import get_registry
 
         self.connect()
         if self._registry is None:
@@ -310,7 +310,7 @@ class StudioClient:
         return self.progress(job_id).manifest
 
     def ray_jobs(self, address: str | None = None) -> list[dict[str, Any]]:
-        from ray_jobs.ray_job_api import list_ray_jobs
+        from ray_jobs.cluster.ray_job_api import list_ray_jobs
 
         return list_ray_jobs(address)
 

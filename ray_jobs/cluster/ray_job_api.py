@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ray_jobs.connection import ClusterUnreachable, enable_token_auth_if_available, probe
+from ray_jobs.cluster.connection import ClusterUnreachable, enable_token_auth_if_available, probe
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
 RAY_JOB_PREFIX = "raysubmit_"
 AGENT_WAIT_S = 60.0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ray_jobs import cli_support
-from ray_jobs.connection import ClusterUnreachable
-from ray_jobs.ray_job_api import submit_batch
+from ray_jobs.cli import support as cli_support
+from ray_jobs.cluster.connection import ClusterUnreachable
+from ray_jobs.cluster.ray_job_api import submit_batch
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,1 @@
+"""The command line: `python -m ray_jobs COMMAND`, a thin front over the client API."""
