@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ray_jobs.cluster import job_model as jobs
+from ray_jobs.errors import RegistryLost
 from ray_jobs.cluster.resources import ClusterStatus, NoGpuAvailable, env_flag, default_pool_size, plan_gpus, read_cluster_status
 from ray_jobs.cluster.connection import ClusterAuthError, ClusterUnreachable, configured_address, connect
 from ray_jobs.cluster.job_model import JobSpec, JobStatus, ProgressEvent
@@ -32,10 +33,6 @@ ProgressHandler = Callable[[ProgressEvent], None]
 WATCH_TIMEOUT_S = 2.0
 REGISTRY_RESTART_WAIT_S = 60.0  # how long a call waits for a restarting registry before giving up
 RETRY_PAUSE_S = 0.2
-
-
-class RegistryLost(RuntimeError):
-    """The registry actor is gone for good (e.g. the head node was replaced)."""
 
 
 @dataclass

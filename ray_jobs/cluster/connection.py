@@ -16,17 +16,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from urllib.parse import urlparse
 
+from ray_jobs.errors import ClusterAuthError, ClusterUnreachable
+
 NAMESPACE = "asset_studio"
 PROBE_TIMEOUT_S = 3.0
 LOCAL_ADDRESSES = (None, "", "local")
-
-
-class ClusterUnreachable(Exception):
-    """The Ray cluster cannot be reached; the message says which address and what to do."""
-
-
-class ClusterAuthError(ClusterUnreachable):
-    """The cluster answered but refused our token (or we had none)."""
 
 
 def configured_address(explicit: str | None = None) -> str | None:

@@ -6,9 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class NoGpuAvailable(Exception):
-    """No GPU in the cluster and CPU fallback is off; the message says what to do."""
+from ray_jobs.errors import NoGpuAvailable
 
 
 @dataclass
