@@ -8,9 +8,7 @@ import streamlit as st
 
 from dashboard.errors import explain
 from dashboard.formatting import count, duration, file_size, seconds, when
-from ray_jobs.client import StudioClient
-from ray_jobs.generators.export import FORMATS
-from storage.catalog import AssetVersion, Manifest
+from ray_jobs.client import MODEL_FORMATS, AssetVersion, Manifest, StudioClient
 
 FORMAT_LABELS = {"glb": "GLB (textured)", "obj": "OBJ + texture (zip)", "ply": "PLY (vertex colours)",
                  "stl": "STL (geometry only)"}
@@ -42,7 +40,7 @@ def show_asset(client: StudioClient, manifest: Manifest, *, version: int | None 
 def show_downloads(client: StudioClient, manifest: Manifest, chosen: AssetVersion, *,
                    preferred_format: str, key: str) -> None:
     st.markdown("**Download**")
-    ordered = [preferred_format] + [fmt for fmt in FORMATS if fmt != preferred_format]
+    ordered = [preferred_format] + [fmt for fmt in MODEL_FORMATS if fmt != preferred_format]
     columns = st.columns(len(ordered))
     stem = _file_stem(manifest.name)
     for column, fmt in zip(columns, ordered):
@@ -66,7 +64,7 @@ def show_downloads(client: StudioClient, manifest: Manifest, chosen: AssetVersio
 def show_link(client: StudioClient, glb_key: str) -> None:
     settings = client.storage_settings
     try:
-        url = client.catalog.url(glb_key, expires_s=settings.url_expiry_s)
+        url = client.url(glb_key, expires_s=settings.url_expiry_s)
     except Exception as error:
         st.warning(f"No link for this file: {explain(error)}")
         return
@@ -95,7 +93,7 @@ def show_quality(chosen: AssetVersion) -> None:
 
 
 def _reader(client: StudioClient, key: str):
-    return lambda: client.catalog.read(key)
+    return lambda: client.read(key)
 
 
 def _converter(client: StudioClient, manifest: Manifest, fmt: str, version: int):

@@ -7,24 +7,17 @@ page first needs the cluster (a generation, the Jobs page), never at import.
 
 from __future__ import annotations
 
-import os
 import threading
 
 import streamlit as st
 
-from ray_jobs.client import StudioClient
-from storage.errors import SettingsError
-from storage.settings import StorageSettings
+from ray_jobs.client import StorageSettings, StudioClient, ray_address_from_env, storage_settings_from_env
+from ray_jobs.errors import BadSettings, StudioError
 
 
 def storage_settings() -> StorageSettings:
     """Read on every run (cheap), so a changed environment shows up without a restart."""
-    return StorageSettings.from_env()
-
-
-def ray_address() -> str | None:
-    address = os.environ.get("RAY_ADDRESS", "").strip()
-    return address or None
+    return storage_settings_from_env()
 
 
 def describe_ray_address(address: str | None) -> str:
@@ -39,16 +32,16 @@ def _client_for(settings: StorageSettings, address: str | None) -> StudioClient:
 
 
 def studio_client() -> StudioClient:
-    """The shared client; raises SettingsError when the environment is misconfigured."""
-    return _client_for(storage_settings(), ray_address())
+    """The shared client; raises BadSettings when the environment is misconfigured."""
+    return _client_for(storage_settings(), ray_address_from_env())
 
 
 def client_or_banner() -> StudioClient | None:
     """The client, or None after showing a banner that says which setting to fix."""
     try:
         return studio_client()
-    except SettingsError as error:
-        st.error(f"**The storage settings are invalid.** {error}  \nSee the Settings page.", icon="🚫")
+    except StudioError as error:
+        st.error(f"**The settings are invalid.** {error}  \nSee the Settings page.", icon="🚫")
         return None
 
 
@@ -74,9 +67,9 @@ def sidebar_summary() -> None:
         try:
             settings = storage_settings()
             where = f"S3 bucket `{settings.bucket}`" if settings.use_s3 else f"local folder `{settings.local_dir}`"
-        except SettingsError:
+        except BadSettings:
             where = "invalid settings (see Settings)"
-        st.caption(f"**Store:** {where}  \n**Cluster:** {describe_ray_address(ray_address())}")
+        st.caption(f"**Store:** {where}  \n**Cluster:** {describe_ray_address(ray_address_from_env())}")
 
 
 @st.cache_resource(show_spinner=False)
@@ -94,9 +87,9 @@ def warm_up_in_background() -> threading.Thread:
 
 def small_object(client: StudioClient, key: str) -> bytes:
     """Bytes of a thumbnail or source image, cached: stored keys never change their content."""
-    return _small_object(client.catalog.store.describe(), key, client)
+    return _small_object(client.store_description(), key, client)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def _small_object(store_id: str, key: str, _client: StudioClient) -> bytes:
-    return _client.catalog.read(key)
+    return _client.read(key)

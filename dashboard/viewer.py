@@ -24,11 +24,11 @@ import panel as pn  # noqa: E402
 import pyvista as pv  # noqa: E402
 import streamlit as st  # noqa: E402
 import streamlit.components.v1 as components  # noqa: E402  (only to serve JS folders)
-import trimesh  # noqa: E402
 from bokeh.resources import Resources  # noqa: E402
 from panel.io.resources import CDN_DIST  # noqa: E402
 
-from dashboard.preview_mesh import PREVIEW_MAX_FACES, PreviewMesh, preview_mesh  # noqa: E402
+from dashboard.preview_mesh import PreviewMesh, preview_mesh  # noqa: E402
+from ray_jobs.client.preview_model import PREVIEW_MAX_FACES, preview_model  # noqa: E402
 
 pn.extension("vtk")
 
@@ -122,8 +122,7 @@ def _forget(pane) -> None:
 
 def glb_scene_html(glb: bytes, *, bokeh_prefix: str, panel_prefix: str, height: int = 420,
                    max_faces: int = PREVIEW_MAX_FACES) -> tuple[str, PreviewMesh]:
-    mesh = preview_mesh(trimesh.load(io.BytesIO(glb), file_type="glb", force="mesh", process=False),
-                        max_faces=max_faces)
+    mesh = preview_mesh(preview_model(glb, max_faces=max_faces))
     return scene_html(mesh, bokeh_prefix=bokeh_prefix, panel_prefix=panel_prefix, height=height), mesh
 
 

@@ -50,6 +50,10 @@ class NotFound(StudioError, LookupError):
     """The asset, job or object asked for does not exist (any more)."""
 
 
+class BrokenAsset(StudioError):
+    """One asset's stored record is damaged; other assets are fine."""
+
+
 # ---- the store -----------------------------------------------------------------------------
 
 class StoreProblem(StudioError):
@@ -134,6 +138,8 @@ def translate(error: BaseException) -> StudioError | None:
         return NotFound(error.what, error.hint)
     if isinstance(error, store.InvalidKey):
         return BadInput(error.what, error.hint)
+    if isinstance(error, store.CorruptManifest):
+        return BrokenAsset(error.what, error.hint)
     if isinstance(error, store.StoreError):
         kind = next((studio for lower, studio in _STORE_KINDS if isinstance(error, getattr(store, lower, ()))),
                     StoreFailed)

@@ -33,7 +33,11 @@ class BucketMissing(StoreError):
 
 
 class StoreUnreachable(StoreError):
-    """Nothing answers at the endpoint (connection refused, DNS, timeout)."""
+    """Nothing answers at the endpoint (connection refused, DNS, no reply to the connection attempt)."""
+
+
+class StoreTimeout(StoreUnreachable):
+    """The endpoint accepted the connection but did not answer in time (hung server, stalled link)."""
 
 
 class StoreUnavailable(StoreError):

@@ -23,6 +23,8 @@ GALLERY_CACHE = "3d_assets/gallery/"
 JOB_JOURNAL = "jobs/journal/"
 JOB_POOL_KEY = "jobs/pool.json"
 
+# Source image files, by suffix: the formats the generators read (any Pillow opens; an
+# animation gives its first frame, 16-bit TIFF is scaled to 8 bits). The one list for all.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # Object names inside a version folder, per file kind of AssetVersion.files.
 FILE_NAMES = {

@@ -24,6 +24,7 @@ from storage.errors import (
     KeyExists,
     KeyNotFound,
     StoreError,
+    StoreTimeout,
     StoreUnavailable,
     StoreUnreachable,
 )
@@ -43,14 +44,19 @@ from storage.store import (
 if TYPE_CHECKING:
     from storage.cache import DownloadCache
 
-# Standard retry mode backs off on throttling and 5xx; 3 attempts keep a dead endpoint to seconds.
+# Every store call is bounded: an endpoint that accepts connections and never answers costs
+# MAX_ATTEMPTS x READ_TIMEOUT_S = 9 s plus standard mode's backoff between attempts (under 0.2 s
+# for timeouts in current botocore, at most 3 s in older ones), so about 10 s, not minutes.
+# The read timeout bounds each wait for bytes, not a whole transfer: a multi-MB object on a slow
+# link keeps flowing; 3 s is far above S3's usual time to first byte. An endpoint that takes no
+# connection at all costs 3 x 2 s. Three attempts also ride out a short burst of throttling or 5xx.
 MAX_ATTEMPTS = 3
 CONNECT_TIMEOUT_S = 2
-READ_TIMEOUT_S = 30
+READ_TIMEOUT_S = 3
 
 _ACCESS_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "403"}
 _BUSY_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable", "InternalError"}
-_CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+_CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError)
 
 
 def make_client(region: str, endpoint_url: str | None = None, *, max_attempts: int = MAX_ATTEMPTS,
@@ -92,8 +98,23 @@ class S3Store(Store):
             f"Create it (aws s3 mb s3://{self.bucket}) or set S3_BUCKET_NAME to an existing bucket.",
         )
 
+    def _timed_out(self, action: str, target: str, *, attempts: int | None = None) -> StoreTimeout:
+        """The connection was taken but no answer came: a hung server or a stalled link, not a wrong address."""
+        config = self.client.meta.config
+        attempts = attempts or (config.retries or {}).get("total_max_attempts") or MAX_ATTEMPTS
+        endpoint = self.endpoint_url or self.client.meta.endpoint_url
+        tries = f" ({attempts} attempts)" if attempts > 1 else ""
+        return StoreTimeout(
+            f"The S3 endpoint {endpoint} accepted the connection but did not answer within "
+            f"{config.read_timeout:g} s{tries} to {action} {target}",
+            "Check S3_ENDPOINT_URL, the network to the store and the service's status "
+            "(AWS Health Dashboard, or that the MinIO server is not overloaded); then retry.",
+        )
+
     def _translate(self, error: Exception, action: str, key: str | None = None) -> StoreError:
         target = f"s3://{self.bucket}/{key}" if key else f"s3://{self.bucket}"
+        if isinstance(error, (ReadTimeoutError, TimeoutError)):
+            return self._timed_out(action, target)
         if isinstance(error, _CONNECTION_ERRORS):
             return StoreUnreachable(
                 f"Cannot reach the S3 endpoint {self.endpoint_url or 'of AWS'} to {action} {target} ({error})",
@@ -163,6 +184,8 @@ class S3Store(Store):
             raise self._translate(error, "read", key) from error
         try:
             data = response["Body"].read()
+        except (ReadTimeoutError, TimeoutError) as error:  # stalled mid-body: botocore does not retry this
+            raise self._timed_out("read", f"s3://{self.bucket}/{key}", attempts=1) from error
         except (BotoCoreError, OSError) as error:
             raise self._translate(error, "read", key) from error
         if self.cache is not None:

@@ -30,8 +30,12 @@ def _text(environ: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def _boolean(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    value = _text(environ, name)
+def env_flag(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
+    """An on/off variable: true/false, 1/0, yes/no, on/off in any case; empty or unset means ``default``.
+
+    Strict on purpose: a typo such as USE_S3_STORAGE=ture must stop the program, not quietly mean false.
+    """
+    value = _text(os.environ if environ is None else environ, name)
     if value is None:
         return default
     if value.lower() in _TRUE:
@@ -39,7 +43,10 @@ def _boolean(environ: Mapping[str, str], name: str, default: bool) -> bool:
     if value.lower() in _FALSE:
         return False
     raise SettingsError(
-        name, f"{name}={value!r} is not a boolean", f"Set {name} to true or false (or unset it)."
+        name,
+        f"{name}={value!r} is not a boolean",
+        f"Set {name} to true or false (1/0, yes/no and on/off also work), or unset it for the default "
+        f"({str(default).lower()}).",
     )
 
 
@@ -76,7 +83,7 @@ class StorageSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "StorageSettings":
         env = os.environ if environ is None else environ
-        use_s3 = _boolean(env, "USE_S3_STORAGE", False)
+        use_s3 = env_flag("USE_S3_STORAGE", False, env)
         bucket = _text(env, "S3_BUCKET_NAME")
         if use_s3 and bucket is None:
             raise SettingsError(

@@ -76,19 +76,18 @@ def list_source_images(store: Store, *, limit: int = 48, cursor: str | None = No
     needle = (name_contains or "").strip().casefold()
     found: list[SourceImage] = []
     for prefix in prefixes:
-        token = cursor if cursor and cursor.startswith(prefix) else None
-        while True:
-            page = store.list_page(prefix, token=token, limit=1000 if needle else min(1000, limit + 1))
-            for info in page.items:
-                if not info.key.lower().endswith(keys.IMAGE_SUFFIXES):
-                    continue
-                image = source_image_from_key(info.key, info.size, info.last_modified)
-                if needle not in image.name.casefold():
-                    continue
-                if len(found) == limit:
-                    return found, found[-1].key
-                found.append(image)
-            if page.next_token is None:
-                break
-            token = page.next_token
+        after = cursor if cursor and cursor.startswith(prefix) else None
+        for info in store.iter_keys(prefix):
+            # iter_keys starts at the prefix's first key, so a later page re-lists the keys before it
+            # (a list request per 1000 of them): cheap for the image prefixes, and one paging loop for all.
+            if after is not None and info.key <= after:
+                continue
+            if not info.key.lower().endswith(keys.IMAGE_SUFFIXES):
+                continue
+            image = source_image_from_key(info.key, info.size, info.last_modified)
+            if needle not in image.name.casefold():
+                continue
+            if len(found) == limit:
+                return found, found[-1].key
+            found.append(image)
     return found, None

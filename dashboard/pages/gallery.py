@@ -7,6 +7,7 @@ from dashboard.asset_view import show_asset
 from dashboard.errors import explain
 from dashboard.formatting import count, file_size, when
 from dashboard.state import client_or_banner, small_object
+from ray_jobs.errors import NotFound
 
 PAGE_SIZE = 24
 COLUMNS = 4
@@ -48,7 +49,7 @@ def confirm_delete(asset_id: str, name: str, versions: int) -> None:
         st.rerun()
     if delete.button("Delete", type="primary", width="stretch"):
         try:
-            removed = client.catalog.delete(asset_id)
+            removed = client.delete_asset(asset_id)
         except Exception as error:
             st.error(f"Could not delete it. {explain(error)}")
             return
@@ -60,12 +61,12 @@ def confirm_delete(asset_id: str, name: str, versions: int) -> None:
 def asset_detail(asset_id: str) -> None:
     st.button("← Back to the gallery", on_click=close_asset)
     try:
-        manifest = client.catalog.get(asset_id)
+        manifest = client.get_asset(asset_id)
+    except NotFound:
+        st.warning("This asset is gone (deleted elsewhere?).")
+        return
     except Exception as error:
         st.error(f"Could not read this asset. {explain(error)}")
-        return
-    if manifest is None:
-        st.warning("This asset is gone (deleted elsewhere?).")
         return
     st.subheader(manifest.name)
     numbers = [v.version for v in manifest.versions]
@@ -107,8 +108,7 @@ def asset_grid() -> None:
                            placeholder="Type part of a name, then Enter")
     page_number = len(state.gallery_cursors)
     try:
-        page = client.catalog.list_assets(limit=PAGE_SIZE, cursor=state.gallery_cursors[-1],
-                                          name_contains=search or None)
+        page = client.list_assets(limit=PAGE_SIZE, cursor=state.gallery_cursors[-1], name_contains=search or None)
     except Exception as error:
         st.error(f"**The asset store cannot be read.** {explain(error)}", icon="🚫")
         return

@@ -7,10 +7,10 @@ from dashboard.asset_view import FORMAT_LABELS, show_asset
 from dashboard.errors import explain
 from dashboard.progress_view import show_progress
 from dashboard.state import client_or_banner, connect_cluster, small_object, store_label
-from ray_jobs.generators.export import FORMATS
+from ray_jobs.client import IMAGE_SUFFIXES, MODEL_FORMATS
 
-IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tiff"]
-RESOLUTIONS = [256, 384, 512, 768, 1024]
+IMAGE_TYPES = [suffix.lstrip(".") for suffix in IMAGE_SUFFIXES]
+RESOLUTIONS = [128, 256, 384, 512, 768, 1024, 1536, 2048]
 STORE_PICKS_PER_PAGE = 12
 DONE_MESSAGE = "✅ 3D generation completed successfully!"
 
@@ -28,7 +28,7 @@ busy = any(run.active for run in runs)
 def store_picker() -> list[generation.SourceInput]:
     search = st.text_input("Search source images by name", key="pick_search", placeholder="e.g. chair")
     try:
-        images, _ = client.catalog.list_source_images(limit=STORE_PICKS_PER_PAGE, name_contains=search or None)
+        images, _ = client.source_images(limit=STORE_PICKS_PER_PAGE, name_contains=search or None)
     except Exception as error:
         st.error(f"Could not list the store's images. {explain(error)}")
         return []
@@ -52,13 +52,22 @@ with sources_column:
                                    type=IMAGE_TYPES, accept_multiple_files=True, key="uploads")
     with store_tab:
         picked = store_picker()
+def within(spec: dict, values: list[int]) -> list[int]:
+    """The choices the generator accepts (its declared range), its default among them."""
+    low, high = spec.get("min"), spec.get("max")
+    allowed = [v for v in values if (low is None or v >= low) and (high is None or v <= high)]
+    return sorted(set(allowed) | {int(spec["default"])})
+
+
 with settings_column:
-    defaults = client.identity_settings()
-    output_format = st.selectbox("Output format", FORMATS, format_func=lambda fmt: FORMAT_LABELS[fmt])
-    resolution = st.select_slider("Resolution", RESOLUTIONS, value=defaults.get("resolution", 512),
+    specs = client.generator_settings()
+    output_format = st.selectbox("Output format", MODEL_FORMATS, format_func=lambda fmt: FORMAT_LABELS[fmt])
+    resolution = st.select_slider("Resolution", within(specs["resolution"], RESOLUTIONS),
+                                  value=int(specs["resolution"]["default"]),
                                   help="Higher gives finer detail and takes longer.")
-    target_faces = st.number_input("Target faces", min_value=1_000, max_value=2_000_000, step=1_000,
-                                   value=int(defaults.get("target_faces", 20_000)))
+    faces = specs["target_faces"]
+    target_faces = st.number_input("Target faces", min_value=int(faces["min"]), max_value=int(faces["max"]),
+                                   step=1_000, value=int(faces["default"]))
     generate = st.button("Generate 3D Model", type="primary", disabled=busy, width="stretch")
 
 inputs = [generation.SourceInput(upload.name, upload.getvalue()) for upload in uploads or []] + picked
@@ -66,7 +75,7 @@ if generate:
     if not inputs:
         st.warning("Upload an image or pick one from the store first.")
     else:
-        settings = client.identity_settings(resolution=resolution, target_faces=target_faces)
+        settings = {"resolution": resolution, "target_faces": target_faces}
         runs = generation.check_all(client, inputs, settings)
         st.session_state.generate_runs = runs
         if any(run.state == "submitting" for run in runs):

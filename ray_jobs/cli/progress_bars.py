@@ -14,9 +14,14 @@ BAR_WIDTH = 24
 class ProgressBars:
     def __init__(self, stream: TextIO | None = None):
         self._stream = stream or sys.stderr
-        self._live = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._live = self.on_terminal(self._stream)
         self._percent: dict[str, float] = {}
         self._open_line = False
+
+    @staticmethod
+    def on_terminal(stream: TextIO | None = None) -> bool:
+        stream = stream or sys.stderr
+        return bool(getattr(stream, "isatty", lambda: False)())
 
     def update(self, label: str, event: ProgressEvent) -> None:
         percent = max(event.percent, self._percent.get(label, 0.0))  # a joined job may replay older stages

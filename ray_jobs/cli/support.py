@@ -1,5 +1,11 @@
-"""Pieces the generation commands share: building the client, following jobs, and the
-one-line JSON answer per image (`generate` and `batch` print the same shape)."""
+"""Pieces the CLI commands share: building the client, following image jobs, and the one-line
+JSON answer per image (`generate` and `batch` print the same shape).
+
+Errors: one image's problem (bad image, failed job) fails that image alone; a store problem
+stops the run (every later image would meet it too); an unreachable cluster fails only the
+images that need it (existing assets are still answered). Each distinct error is printed once
+on stderr; the exit code is the highest of the failed images' codes (see ray_jobs.errors).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,15 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ray_jobs.client import RegistryLost, StudioClient, Submission, glb_key
-from ray_jobs.cluster.connection import ClusterUnreachable
-from ray_jobs.cluster.resources import NoGpuAvailable
-from ray_jobs.cluster.job_model import CANCELLED, DEFAULT_TIMEOUT_S, DONE, TIMEOUT_ENV, JobStatus, check_timeout
+from ray_jobs.client import JobStatus, StudioClient, Submission
+from ray_jobs.client.studio_client import raise_for_end
 from ray_jobs.cli.progress_bars import ProgressBars
+from ray_jobs.cluster.job_model import DEFAULT_TIMEOUT_S, TIMEOUT_ENV, check_timeout
+from ray_jobs.errors import EXIT_OK, ClusterProblem, StoreProblem, StudioError
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
@@ -39,11 +46,13 @@ def _time_limit(text: str) -> float:
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The generator settings asked for on the command line (unknown keys are refused by the generator)."""
+    from ray_jobs.errors import BadInput
+
     settings: dict[str, Any] = {} if args.generator is None else {"generator": args.generator}
     for item in args.extra_settings:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set {item!r} is not KEY=VALUE: write e.g. --set resolution=256")
+            raise BadInput(f"--set {item!r} is not KEY=VALUE", "Write it like --set resolution=256.")
         try:
             settings[key.strip()] = json.loads(text)
         except ValueError:
@@ -66,6 +75,13 @@ def client_from_args(args: argparse.Namespace) -> StudioClient:
                         worker_gpus=args.worker_gpus)
 
 
+def existing_cluster_client() -> StudioClient:
+    """A client for commands that inspect jobs: they must find a running cluster, never start one."""
+    from ray_jobs.cluster.connection import configured_address
+
+    return StudioClient(ray_address=configured_address() or "auto")
+
+
 @dataclass
 class ImageOutcome:
     """One image's answer, printed as one JSON line."""
@@ -77,96 +93,128 @@ class ImageOutcome:
     url: str | None = None
     seconds: float = 0.0
     error: str | None = None
+    exit_code: int = EXIT_OK
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "cancelled")
 
     def to_json(self) -> str:
         return json.dumps({"image": self.image, "status": self.status, "asset_id": self.asset_id, "key": self.key,
                            "url": self.url, "seconds": round(self.seconds, 3), "error": self.error})
 
 
-def format_key(client: StudioClient, manifest, fmt: str) -> tuple[str | None, str | None, str | None]:
-    """(key, url, error) of the model in `fmt` for the manifest's latest version."""
-    files = manifest.latest_version.files
-    if fmt not in files:
-        key = glb_key(manifest)
-        return key, client.catalog.url(key), (
-            f"this version has no {fmt.upper()} file; the GLB is given instead. Regenerate with --force "
-            "to store every format")
-    key = files[fmt].key
-    return key, client.catalog.url(key), None
-
-
 class PendingImage:
     """An image on its way: submitted (or answered at once), waiting for its job to end."""
 
-    def __init__(self, label: str, started: float):
+    def __init__(self, label: str):
         self.label = label
-        self.started = started
+        self.started = time.perf_counter()
         self.submission: Submission | None = None
         self.outcome: ImageOutcome | None = None
 
-    def fail(self, error: str) -> None:
-        self.outcome = ImageOutcome(self.label, "failed", error=error, seconds=time.perf_counter() - self.started)
+    def answer(self, status: str, asset_id: str | None = None, key: str | None = None, url: str | None = None,
+               note: str | None = None) -> None:
+        self.outcome = ImageOutcome(self.label, status, asset_id, key, url, time.perf_counter() - self.started, note)
+
+    def fail(self, error: StudioError, status: str = "failed") -> None:
+        self.outcome = ImageOutcome(self.label, status, seconds=time.perf_counter() - self.started,
+                                    error=str(error), exit_code=error.exit_code)
 
 
-def submit_image(client: StudioClient, pending: PendingImage, data: bytes, name: str, settings: dict, *,
-                 bars: ProgressBars | None, fmt: str = "glb", force: bool = False, timeout_s: float | None = None,
-                 source_key: str | None = None, cluster_error: list[str] | None = None) -> None:
-    """Stages 5-20 for one image; `cluster_error` remembers an unreachable cluster for the next images."""
-    on_progress = (lambda event: bars.update(pending.label, event)) if bars else None
-    try:
-        if cluster_error:
-            check = client.check(data, name, settings)
-            if not check.exists or force:
-                pending.fail(cluster_error[0])
-                return
-        pending.submission = client.submit(data, name, settings, force=force, timeout_s=timeout_s,
-                                           on_progress=on_progress, source_key=source_key,
-                                           formats=(fmt,) if fmt != "glb" else ())
-    except (ClusterUnreachable, NoGpuAvailable, RegistryLost) as error:
-        if cluster_error is not None:
-            cluster_error.append(str(error))
-        pending.fail(str(error))
-        return
-    except ValueError as error:  # bad image or settings: the message says what to do
-        pending.fail(str(error))
-        return
-    if pending.submission.status == "exists":
-        manifest = pending.submission.manifest
-        key, url, error = format_key(client, manifest, fmt)
-        pending.outcome = ImageOutcome(pending.label, "exists", manifest.asset_id, key, url,
-                                       time.perf_counter() - pending.started, error)
+class ImageRun:
+    """Many images through one client: submit them all first (they spread over the warm workers),
+    then follow each to its end in the order given."""
 
+    def __init__(self, client: StudioClient, settings: dict[str, Any], *, json_lines: bool, fmt: str = "glb",
+                 force: bool = False, timeout_s: float | None = None):
+        self.client = client
+        self.settings = settings
+        self.fmt = fmt
+        self.force = force
+        self.timeout_s = timeout_s
+        # Bars on a terminal, or as log lines when stdout is not JSON; never noise around --json in a pipe.
+        self.bars = ProgressBars() if (not json_lines or ProgressBars.on_terminal()) else None
+        self.pending: list[PendingImage] = []
+        self._store_error: StoreProblem | None = None
+        self._cluster_error: ClusterProblem | None = None
+        self._said: set[str] = set()
 
-def finish_image(client: StudioClient, pending: PendingImage, *, bars: ProgressBars | None, fmt: str = "glb") -> ImageOutcome:
-    """Follow the image's job (if it has one) to its end and build its answer."""
-    if pending.outcome is None:
-        submission = pending.submission
-        on_progress = (lambda event: bars.update(pending.label, event)) if bars else None
-        known = len(submission.events) if submission.status == "submitted" else 0
+    def submit(self, label: str, read: Callable[[], bytes], name: str, source_key: str | None = None) -> None:
+        """Stages 5-20 for one image; `read` gives its bytes (a file, or a store key)."""
+        pending = PendingImage(label)
+        self.pending.append(pending)
+        if self._store_error is not None:
+            return self._fail(pending, self._store_error)
+        on_progress = (lambda event: self.bars.update(label, event)) if self.bars else None
         try:
-            status = client.wait(submission.job_id, on_progress=on_progress, known_events=known)
-            pending.outcome = outcome_from_status(client, pending, status, fmt)
-        except (RegistryLost, KeyError) as error:
-            pending.fail(str(error).strip("'\""))
-    if bars:
+            data = read()
+            if self._cluster_error is not None:  # existing assets can still be answered
+                if self.force or not self.client.check(data, name, self.settings).exists:
+                    return self._fail(pending, self._cluster_error)
+            pending.submission = self.client.submit(
+                data, name, self.settings, force=self.force, timeout_s=self.timeout_s, on_progress=on_progress,
+                source_key=source_key, formats=(self.fmt,) if self.fmt != "glb" else ())
+        except StoreProblem as error:
+            self._store_error = error
+            return self._fail(pending, error)
+        except ClusterProblem as error:
+            self._cluster_error = error
+            return self._fail(pending, error)
+        except StudioError as error:  # this image's own problem
+            return self._fail(pending, error)
+        if pending.submission.status == "exists":
+            self._answer(pending, "exists", pending.submission.manifest)
+
+    def finish(self, pending: PendingImage) -> ImageOutcome:
+        """Follow the image's job (if it has one) to its end and build its answer."""
+        if pending.outcome is None:
+            submission = pending.submission
+            on_progress = (lambda event: self.bars.update(pending.label, event)) if self.bars else None
+            known = len(submission.events) if submission.status == "submitted" else 0
+            try:
+                status = self.client.wait(submission.job_id, on_progress=on_progress, known_events=known)
+                self._answer_from_status(pending, status)
+            except StudioError as error:
+                self._fail(pending, error)
         outcome = pending.outcome
-        bars.end(pending.label, f"{outcome.status} in {outcome.seconds:.1f} s" +
-                 (f": {outcome.error}" if outcome.status in ("failed", "cancelled") and outcome.error else ""))
-    return pending.outcome
+        if self.bars:
+            self.bars.end(pending.label, f"{outcome.status} in {outcome.seconds:.1f} s")
+        return outcome
 
+    def outcomes(self):
+        for pending in self.pending:
+            yield self.finish(pending)
 
-def outcome_from_status(client: StudioClient, pending: PendingImage, status: JobStatus, fmt: str) -> ImageOutcome:
-    seconds = time.perf_counter() - pending.started
-    if status.state == DONE and status.manifest is not None:
-        key, url, error = format_key(client, status.manifest, fmt)
+    def exit_code(self) -> int:
+        return max((p.outcome.exit_code for p in self.pending if p.outcome and p.outcome.failed), default=EXIT_OK)
+
+    def _answer_from_status(self, pending: PendingImage, status: JobStatus) -> None:
+        try:
+            manifest = raise_for_end(status)
+        except StudioError as error:
+            return self._fail(pending, error, "cancelled" if status.state == "cancelled" else "failed")
         if pending.submission.status == "joined":
             kind = "joined"
         else:
             kind = "generated" if status.generated else "exists"
-        return ImageOutcome(pending.label, kind, status.asset_id, key, url, seconds, error)
-    kind = "cancelled" if status.state == CANCELLED else "failed"
-    return ImageOutcome(pending.label, kind, status.asset_id, seconds=seconds,
-                        error=status.error or status.message or kind)
+        self._answer(pending, kind, manifest)
+
+    def _answer(self, pending: PendingImage, kind: str, manifest) -> None:
+        try:
+            key, note = self.client.model_file(manifest, self.fmt)
+            pending.answer(kind, manifest.asset_id, key, self.client.url(key), note)
+        except StudioError as error:
+            self._fail(pending, error)
+
+    def _fail(self, pending: PendingImage, error: StudioError, status: str = "failed") -> None:
+        pending.fail(error, status)
+        # A shared cause (the store, the cluster) is said once; an image's own problem names the image.
+        shared = error is self._store_error or error is self._cluster_error
+        line = f"error: {error}" if shared else f"error: {pending.label}: {error}"
+        if line not in self._said:
+            self._said.add(line)
+            warn(line)
 
 
 def print_json_line(outcome: ImageOutcome) -> None:
@@ -177,17 +225,10 @@ def warn(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def existing_cluster_client(args: argparse.Namespace) -> StudioClient:
-    """A client for commands that inspect jobs: they must find a running cluster, never start one."""
-    from ray_jobs.cluster.connection import configured_address
-
-    return StudioClient(ray_address=configured_address() or "auto")
-
-
 def add_jobs_address_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default=None,
                         help="Ray Jobs API address, e.g. http://HEAD:8265 (default: RAY_JOBS_ADDRESS, "
-                             "or the dashboard of the connected cluster)")
+                             "or the dashboard of the RAY_ADDRESS cluster)")
 
 
 def add_job_command(subparsers: argparse._SubParsersAction, name: str, help_text: str, func) -> argparse.ArgumentParser:

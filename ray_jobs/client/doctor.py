@@ -27,17 +27,11 @@ class CheckLine:
         return asdict(self)
 
 
-def storage_checks(settings=None) -> list[CheckLine]:
+def storage_checks(settings) -> list[CheckLine]:
     """Settings load, the store answers, and a probe object can be written, read, fetched and deleted."""
-    from storage.errors import SettingsError, StoreError
-    from storage.settings import StorageSettings
+    from storage.errors import StoreError
 
     lines: list[CheckLine] = []
-    if settings is None:
-        try:
-            settings = StorageSettings.from_env()
-        except SettingsError as error:
-            return [CheckLine("storage settings", False, error.what, error.hint)]
     shown = ", ".join(f"{name}={value}" for name, value in settings.masked().items())
     lines.append(CheckLine("storage settings", True, shown))
     try:

@@ -4,30 +4,74 @@ A request walks the stages of DESIGN.md: 5% look the asset up in the store (an e
 one is answered at once, Ray untouched), 10% reach the cluster, 15% settle on GPU or an
 explicit CPU fallback, 20% hand the job to the registry actor (joining an identical
 one), 25-95% the worker's steps, 100% manifest written.
+
+Every public method raises only the typed errors of `ray_jobs.errors` for faults a user can
+meet (store, cluster, input, job); the fronts print them as they are.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ray_jobs.cluster import job_model as jobs
-from ray_jobs.errors import RegistryLost
-from ray_jobs.cluster.resources import ClusterStatus, NoGpuAvailable, env_flag, default_pool_size, plan_gpus, read_cluster_status
-from ray_jobs.cluster.connection import ClusterAuthError, ClusterUnreachable, configured_address, connect
+from ray_jobs.cluster.connection import configured_address, connect
 from ray_jobs.cluster.job_model import JobSpec, JobStatus, ProgressEvent
-from storage.catalog import AssetCatalog, Manifest, SourceImage
-from storage.keys import asset_id_for, sha256_hex
-from storage.settings import StorageSettings, load_settings
+from ray_jobs.cluster.resources import ClusterStatus, default_pool_size, plan_gpus, read_cluster_status
+from ray_jobs.errors import (BadInput, BadSettings, ClusterProblem, JobCancelled, JobFailed, JobTimedOut, NotFound,
+                             RegistryLost, StudioError, translate)
+from storage.catalog import AssetCatalog, AssetPage, AssetVersion, Manifest, SourceImage
+from storage.keys import (FILE_NAMES, GENERATED_ASSETS, GENERATED_IMAGES, IMAGE_SUFFIXES, MODEL_ASSETS,
+                          UPLOADED_IMAGES, asset_id_for, sha256_hex)
+from storage.settings import StorageSettings, env_flag, load_settings
 from storage.store import open_store
 
 __all__ = [
-    "CheckResult", "ClusterAuthError", "ClusterStatus", "ClusterUnreachable", "JobStatus", "NoGpuAvailable",
-    "ProgressEvent", "RegistryLost", "StudioClient", "Submission", "glb_key",
+    "AssetPage", "AssetVersion", "CheckResult", "ClusterStatus", "IMAGE_SUFFIXES", "JobStatus", "MODEL_FORMATS",
+    "Manifest", "ProgressEvent", "SourceImage", "StorageSettings", "StudioClient", "Submission",
+    "STORE_PREFIXES", "ray_address_from_env", "storage_settings_from_env",
 ]
+
+# Model files a version can hold besides its thumbnail, GLB first.
+MODEL_FORMATS = tuple(kind for kind in FILE_NAMES if kind != "thumbnail")
+# The bucket layout, for people.
+STORE_PREFIXES = {"Uploaded images": UPLOADED_IMAGES, "Generated images": GENERATED_IMAGES,
+                  "Generated 3D assets": GENERATED_ASSETS, "Other 3D models": MODEL_ASSETS}
+
+
+def _door(method):
+    """Let only the typed errors of `ray_jobs.errors` out of a public method (lower layers' own
+    errors are translated; anything else is a bug and passes unchanged)."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except StudioError:
+            raise
+        except Exception as error:
+            translated = translate(error)
+            if translated is None:
+                raise
+            raise translated from error
+
+    return wrapper
+
+
+def ray_address_from_env() -> str | None:
+    """The cluster RAY_ADDRESS names, or None for a private local Ray."""
+    return configured_address()
+
+
+@_door
+def storage_settings_from_env(environ: Mapping[str, str] | None = None) -> StorageSettings:
+    """The store settings from the environment (BadSettings names the variable to fix)."""
+    return StorageSettings.from_env(environ)
+
 
 ProgressHandler = Callable[[ProgressEvent], None]
 WATCH_TIMEOUT_S = 2.0
@@ -60,20 +104,32 @@ def glb_key(manifest: Manifest, version: int | None = None) -> str:
     return chosen.files["glb"].key
 
 
+def _worker_gpus() -> float | None:
+    text = os.environ.get("ASSET_STUDIO_WORKER_GPUS", "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise BadSettings(f"ASSET_STUDIO_WORKER_GPUS={text!r} is not a number",
+                          "Set it to the GPUs per worker (e.g. 1, 0.5, or 0 for CPU workers), or unset it.") from None
+
+
 class StudioClient:
     def __init__(self, *, storage_settings: StorageSettings | None = None, ray_address: str | None = None,
                  allow_cpu_fallback: bool | None = None, pool_size: int | None = None,
                  worker_gpus: float | None = None, worker_cpus: float = 1.0):
-        self.storage_settings = storage_settings or load_settings()
+        try:
+            self.storage_settings = storage_settings or load_settings()
+            self.allow_cpu_fallback = (env_flag("ASSET_STUDIO_ALLOW_CPU", True) if allow_cpu_fallback is None
+                                       else allow_cpu_fallback)
+        except ValueError as error:
+            raise translate(error) or BadSettings(str(error)) from error
         self.ray_address = configured_address(ray_address)
-        self.allow_cpu_fallback = (env_flag("ASSET_STUDIO_ALLOW_CPU", True) if allow_cpu_fallback is None
-                                   else allow_cpu_fallback)
         self.pool_size = pool_size
-        if worker_gpus is None and os.environ.get("ASSET_STUDIO_WORKER_GPUS", "").strip():
-            worker_gpus = float(os.environ["ASSET_STUDIO_WORKER_GPUS"])
-        self.worker_gpus = worker_gpus
+        self.worker_gpus = _worker_gpus() if worker_gpus is None else worker_gpus
         self.worker_cpus = worker_cpus
-        self._catalog: AssetCatalog | None = None
+        self._store_catalog: AssetCatalog | None = None
         self._where: str | None = None
         self._registry = None
         self._pool_config: tuple | None = None
@@ -82,16 +138,44 @@ class StudioClient:
     # ---- store only --------------------------------------------------------------------
 
     @property
-    def catalog(self) -> AssetCatalog:
-        if self._catalog is None:
-            self._catalog = AssetCatalog(open_store(self.storage_settings))
-        return self._catalog
+    def _catalog(self) -> AssetCatalog:
+        if self._store_catalog is None:
+            self._store_catalog = AssetCatalog(open_store(self.storage_settings))
+        return self._store_catalog
 
-    def identity_settings(self, resolution: int | None = None, target_faces: int | None = None,
-                          generator: str = "inflate") -> dict[str, Any]:
-        overrides = {key: value for key, value in (("resolution", resolution), ("target_faces", target_faces))
-                     if value is not None}
-        return self._identity({"generator": generator, **overrides})
+    @_door
+    def store_description(self) -> str:
+        """Where assets live, for people: s3://bucket or the local folder."""
+        return self._catalog.store.describe()
+
+    @_door
+    def generator_settings(self, generator: str | None = None) -> dict[str, dict[str, Any]]:
+        """Each setting of a generator with its default, type and range (what forms offer)."""
+        from ray_jobs.generators.registry import DEFAULT_GENERATOR, setting_specs
+
+        try:
+            return setting_specs(generator or DEFAULT_GENERATOR)
+        except ValueError as error:
+            raise BadSettings(str(error)) from None
+
+    @staticmethod
+    def normalized_settings(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The full settings that identify an asset: the generator's name, its defaults, the overrides
+        (BadSettings names a wrong one)."""
+        return StudioClient._identity(settings)
+
+    @staticmethod
+    @_door
+    def time_generator(image: bytes, settings: Mapping[str, Any], *, device: str | None = None,
+                       repeat: int = 5) -> dict[str, Any]:
+        """Run the generator here (no store, no cluster) `repeat` times after a warm-up: median seconds
+        per step, CPU time, faces, IoU, peak memory. BadImage when the image cannot be used."""
+        from ray_jobs.generators.benchmark import bench_image
+        from ray_jobs.generators.registry import get_generator
+
+        identity = StudioClient._identity(settings)
+        generator = get_generator(identity["generator"])
+        return bench_image(generator, image, {k: v for k, v in identity.items() if k != "generator"}, device, repeat)
 
     @staticmethod
     def _identity(settings: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -99,33 +183,132 @@ class StudioClient:
 
         overrides = dict(settings or {})
         name = overrides.pop("generator", DEFAULT_GENERATOR)
-        return identity_settings(name, overrides)
+        try:
+            return identity_settings(name, overrides)
+        except ValueError as error:  # the generator names the bad setting
+            raise BadSettings(str(error)) from None
 
+    @staticmethod
+    def _usable_image(image: bytes) -> None:
+        """Refuse what cannot be generated (empty, truncated, not an image, too large) with the reason."""
+        from ray_jobs.generators.image_io import load_image
+
+        load_image(image)
+
+    @_door
     def check(self, image: bytes, name: str, settings: Mapping[str, Any] | None = None) -> CheckResult:
+        """Is there an asset for this image? An image without one must be usable (BadImage if not)."""
         identity = self._identity(settings)
         image_sha256 = sha256_hex(image)
-        manifest = self.catalog.find(image_sha256, identity)
+        manifest = self._catalog.find(image_sha256, identity)
+        if manifest is None:
+            self._usable_image(image)
         key = glb_key(manifest) if manifest else None
         return CheckResult(image=name, image_sha256=image_sha256, asset_id=asset_id_for(image_sha256, identity),
                            exists=manifest is not None, manifest=manifest, key=key,
-                           url=self.catalog.url(key) if key else None)
+                           url=self._catalog.url(key) if key else None)
 
+    @_door
     def upload_source(self, image: bytes, name: str) -> SourceImage:
-        from ray_jobs.generators.image_io import load_image
+        self._usable_image(image)  # refuse what cannot be generated before it lands in the store
+        return self._catalog.save_source_image(image, name)
 
-        load_image(image)  # refuse what cannot be generated before it lands in the store
-        return self.catalog.save_source_image(image, name)
+    @_door
+    def source_images(self, *, limit: int = 48, name_contains: str | None = None,
+                      cursor: str | None = None) -> tuple[list[SourceImage], str | None]:
+        """Source images already in the store, newest first, a page at a time."""
+        return self._catalog.list_source_images(limit=limit, name_contains=name_contains, cursor=cursor)
 
-    def export_format(self, manifest: Manifest, fmt: str, version: int | None = None) -> bytes:
-        """The model in `fmt`: the stored file when the version has one, else converted from its GLB."""
-        from ray_jobs.generators.export import FORMATS, export_mesh, load_glb
+    def image_keys(self, prefix: str) -> Iterator[str]:
+        """Keys of the source images under a store prefix, page by page (never the whole listing at once)."""
+        listing = _door(self._catalog.store.iter_keys)(prefix)
+        while True:
+            info = _door(next)(listing, None)
+            if info is None:
+                return
+            if info.key.lower().endswith(IMAGE_SUFFIXES):
+                yield info.key
 
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+    @_door
+    def list_assets(self, *, limit: int = 24, cursor: str | None = None,
+                    name_contains: str | None = None) -> AssetPage:
+        """Assets newest first; damaged manifests are left out and named in `skipped`."""
+        return self._catalog.list_assets(limit=limit, cursor=cursor, name_contains=name_contains)
+
+    @_door
+    def get_asset(self, asset_id: str) -> Manifest:
+        manifest = self._catalog.get(asset_id)
+        if manifest is None:
+            raise NotFound(f"No asset {asset_id} in {self.store_description()}",
+                           "It may have been deleted; list assets with `python -m ray_jobs assets`.")
+        return manifest
+
+    @_door
+    def delete_asset(self, asset_id: str) -> int:
+        """Remove an asset with every version and file; the number of objects removed (NotFound if none)."""
+        removed = self._catalog.delete(asset_id)
+        if not removed:
+            raise NotFound(f"No asset {asset_id} in {self.store_description()}",
+                           "List assets with `python -m ray_jobs assets`.")
+        return removed
+
+    @_door
+    def read(self, key: str) -> bytes:
+        """Bytes of a stored object (a model, thumbnail or source image)."""
+        return self._catalog.read(key)
+
+    @_door
+    def url(self, key: str, *, expires_s: int | None = None) -> str:
+        """A download link: presigned on S3 (`expires_s`, default S3_URL_EXPIRY_SECONDS), a file URL locally."""
+        return self._catalog.url(key, expires_s=expires_s)
+
+    @_door
+    def model_file(self, manifest: Manifest, fmt: str = "glb",
+                   version: int | None = None) -> tuple[str, str | None]:
+        """(key, note) of the model in `fmt`: the stored file, else the GLB with a note saying so."""
+        self._known_format(fmt)
         chosen = manifest.latest_version if version is None else manifest.version(version)
         if fmt in chosen.files:
-            return self.catalog.read(chosen.files[fmt].key)
-        return export_mesh(load_glb(self.catalog.read(chosen.files["glb"].key)), fmt)
+            return chosen.files[fmt].key, None
+        return chosen.files["glb"].key, (f"this version has no {fmt.upper()} file; the GLB is given instead. "
+                                          "Regenerate with --force to store every format")
+
+    @_door
+    def export_format(self, manifest: Manifest, fmt: str, version: int | None = None) -> bytes:
+        """The model in `fmt`: the stored file when the version has one, else converted from its GLB."""
+        from ray_jobs.generators.export import export_mesh, load_glb
+
+        self._known_format(fmt)
+        chosen = manifest.latest_version if version is None else manifest.version(version)
+        if fmt in chosen.files:
+            return self._catalog.read(chosen.files[fmt].key)
+        return export_mesh(load_glb(self._catalog.read(chosen.files["glb"].key)), fmt)
+
+    @staticmethod
+    def _known_format(fmt: str) -> None:
+        if fmt not in MODEL_FORMATS:
+            raise BadInput(f"Unknown model format '{fmt}'", f"Use one of {', '.join(MODEL_FORMATS)}.")
+
+    @_door
+    def preview_model(self, manifest: Manifest, version: int | None = None):
+        """What the 3D preview draws (plain arrays, decimated when large) for a version's GLB."""
+        from ray_jobs.client.preview_model import preview_model
+
+        return preview_model(self._catalog.read(glb_key(manifest, version)))
+
+    def doctor(self, *, storage_only: bool = False) -> list:
+        """Each check of settings, store and cluster as a ✓/✗ line with the fix (never raises for a fault)."""
+        return self.store_checks() + ([] if storage_only else self.cluster_checks())
+
+    def store_checks(self) -> list:
+        from ray_jobs.client.doctor import storage_checks
+
+        return storage_checks(self.storage_settings)
+
+    def cluster_checks(self) -> list:
+        from ray_jobs.client.cluster_checks import cluster_checks
+
+        return cluster_checks(self)
 
     # ---- cluster -----------------------------------------------------------------------
 
@@ -159,11 +342,12 @@ class StudioClient:
             try:
                 return ray.get(getattr(registry, method).remote(*args))
             except RayTaskError as error:
-                if isinstance(error, RayActorError):
-                    raise  # a worker the registry called died: not the registry itself
+                if isinstance(error, RayActorError):  # a worker the registry called died: not the registry itself
+                    raise ClusterProblem(f"A worker died while answering: {_first_line(error)}",
+                                         "Check the cluster with `python -m ray_jobs doctor`, then try again.") from error
                 raise error.cause from None  # the registry's own error (e.g. WorkerUnavailable), without Ray's wrapper
             except RayActorError as error:
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                reason = _first_line(error)
             self._registry = None  # look it up again: Ray restarts it under the same name
             self._pool_config = None  # a restarted registry may need its pool again
             if time.monotonic() > deadline:
@@ -177,20 +361,24 @@ class StudioClient:
     def _pool(self) -> list[dict[str, Any]]:
         return self._ask("pool", create=False) or []
 
+    @_door
     def cluster_status(self) -> ClusterStatus:
         self.connect()
         return read_cluster_status(self._where, self._pool())
 
+    @_door
     def worker_pool(self) -> list[dict[str, Any]]:
         """Each warm worker: its name, node, GPU ids and current job."""
         self.connect()
         return self._pool()
 
+    @_door
     def warm_up(self, timeout_s: float = 120.0) -> list[dict[str, Any]]:
         """Start the worker pool now and wait until every worker has its generator loaded."""
         self._ensure_pool(self.cluster_status())
         return self._ask("wait_ready", timeout_s)
 
+    @_door
     def ping_worker(self, timeout_s: float = 60.0) -> dict[str, Any]:
         """Make sure the pool exists and one worker answers: its name, node and GPU ids."""
         self._ensure_pool(self.cluster_status())
@@ -212,15 +400,17 @@ class StudioClient:
 
     # ---- jobs --------------------------------------------------------------------------
 
+    @_door
     def submit(self, image: bytes, name: str, settings: Mapping[str, Any] | None = None, *, force: bool = False,
                timeout_s: float | None = None, on_progress: ProgressHandler | None = None,
                source_key: str | None = None, formats: tuple[str, ...] = ()) -> Submission:
         """Stages 5-20 of one request; `formats` asks for model files besides the GLB (e.g. "obj").
 
         `timeout_s` limits the worker's time on it (default ASSET_STUDIO_JOB_TIMEOUT_S, 15 minutes)."""
-        from ray_jobs.generators.image_io import load_image
-
-        timeout_s = jobs.default_timeout_s() if timeout_s is None else jobs.check_timeout(timeout_s, "timeout_s")
+        try:
+            timeout_s = jobs.default_timeout_s() if timeout_s is None else jobs.check_timeout(timeout_s, "timeout_s")
+        except ValueError as error:
+            raise BadInput(str(error)) from None
 
         events: list[ProgressEvent] = []
 
@@ -232,13 +422,13 @@ class StudioClient:
         identity = self._identity(settings)
         image_sha256 = sha256_hex(image)
         asset_id = asset_id_for(image_sha256, identity)
-        manifest = None if force else self.catalog.find(image_sha256, identity)
+        manifest = None if force else self._catalog.find(image_sha256, identity)
         if manifest is not None:
             key = glb_key(manifest)
             emit(jobs.client_event(jobs.STAGE_LOOKUP, f"already in the store: {key}"))
             emit(ProgressEvent(jobs.DONE_PERCENT, jobs.STAGE_DONE, f"done: {key}"))
             return Submission("exists", asset_id, None, manifest, events)
-        load_image(image)  # a bad image fails here, before the cluster or the store sees it
+        self._usable_image(image)  # a bad image fails here, before the cluster or the store sees it
         emit(jobs.client_event(jobs.STAGE_LOOKUP, "not in the store yet" if not force else "regenerating (forced)"))
 
         self.connect()
@@ -248,10 +438,10 @@ class StudioClient:
         emit(jobs.client_event(jobs.STAGE_GPU, self._ensure_pool(status)))
 
         if source_key is None:
-            source_key = self.catalog.save_source_image(image, name).key
+            source_key = self._catalog.save_source_image(image, name).key
         spec = JobSpec(
             # Jobs are joined per store: the same image sent to two stores is two assets.
-            dedupe_key=f"{self.catalog.store.describe()}|{asset_id}", asset_id=asset_id, name=name,
+            dedupe_key=f"{self.store_description()}|{asset_id}", asset_id=asset_id, name=name,
             image_sha256=image_sha256, source_key=source_key, settings=identity,
             storage_settings=self.storage_settings, force=force, formats=tuple(f for f in formats if f != "glb"),
             timeout_s=timeout_s, answer_grace_s=jobs.answer_grace_s(),
@@ -266,12 +456,14 @@ class StudioClient:
                                f"submitted as job {job_id}"))
         return Submission(answer["status"], asset_id, job_id, None, events)
 
+    @_door
     def progress(self, job_id: str) -> JobStatus:
         status = self._ask("progress", job_id, create=False)
         if status is None:
-            raise KeyError(_no_such_job(job_id))
+            raise _no_such_job(job_id)
         return status
 
+    @_door
     def wait(self, job_id: str, *, poll_s: float = 0.2, on_progress: ProgressHandler | None = None,
              known_events: int = 0) -> JobStatus:
         """Follow a job to its end, handing each new progress event to `on_progress`.
@@ -283,7 +475,7 @@ class StudioClient:
         while True:
             status = self._ask("watch", job_id, seen, max(poll_s, WATCH_TIMEOUT_S), create=False)
             if status is None:
-                raise KeyError(_no_such_job(job_id))
+                raise _no_such_job(job_id)
             if on_progress is not None:
                 for event in status.events[seen:]:
                     on_progress(event)
@@ -291,27 +483,84 @@ class StudioClient:
             if status.finished:
                 return status
 
+    @_door
     def jobs(self, limit: int = 100) -> list[JobStatus]:
         """Newest first; each with its latest event only (`progress` has them all)."""
         return self._ask("list_jobs", limit, create=False) or []
 
+    @_door
     def cancel(self, job_id: str) -> bool:
         """True when the job will end cancelled; False when it already ended or is past its point of
         no return (writing its manifest), in which case it ends as that write ends."""
         answer = self._ask("cancel", job_id, create=False)
         if answer is None:
-            raise KeyError(_no_such_job(job_id))
+            raise _no_such_job(job_id)
         return answer
 
-    def result(self, job_id: str) -> Manifest | None:
-        return self.progress(job_id).manifest
+    @_door
+    def result(self, job_id: str) -> Manifest:
+        """The finished job's asset; JobFailed, JobTimedOut or JobCancelled when it ended without one."""
+        return raise_for_end(self.wait(job_id))
+
+    @_door
+    # ---- Ray Jobs (the cluster's Jobs API: batches submitted with submit-batch) ----------------
 
     def ray_jobs(self, address: str | None = None) -> list[dict[str, Any]]:
         from ray_jobs.cluster.ray_job_api import list_ray_jobs
 
         return list_ray_jobs(address)
 
+    @staticmethod
+    def is_ray_job(job_id: str) -> bool:
+        """Ray Job ids (raysubmit_...) versus generation job ids (gen-...)."""
+        from ray_jobs.cluster.ray_job_api import is_ray_job_id
 
-def _no_such_job(job_id: str) -> str:
-    return (f"no generation job {job_id} on this cluster: finished jobs are kept for a day; "
-            "list the known ones with `python -m ray_jobs jobs`")
+        return is_ray_job_id(job_id)
+
+    @_door
+    def ray_job_status(self, job_id: str, address: str | None = None) -> dict[str, Any]:
+        from ray_jobs.cluster.ray_job_api import ray_job_status
+
+        return ray_job_status(job_id, address)
+
+    @_door
+    def ray_job_logs(self, job_id: str, address: str | None = None) -> str:
+        from ray_jobs.cluster.ray_job_api import ray_job_logs
+
+        return ray_job_logs(job_id, address)
+
+    @_door
+    def stop_ray_job(self, job_id: str, address: str | None = None) -> bool:
+        from ray_jobs.cluster.ray_job_api import stop_ray_job
+
+        return stop_ray_job(job_id, address)
+
+    @_door
+    def submit_batch(self, prefix: str, address: str | None = None) -> str:
+        """Run `batch PREFIX` on the cluster as a Ray Job; its submission id."""
+        from ray_jobs.cluster.ray_job_api import submit_batch
+
+        return submit_batch(prefix, address=address)
+
+
+def raise_for_end(status: JobStatus) -> Manifest:
+    """The asset of a job that ended done; the job's own reason as a typed error otherwise."""
+    if status.state == jobs.DONE and status.manifest is not None:
+        return status.manifest
+    reason = status.error or status.message or status.state
+    if status.state == jobs.CANCELLED:
+        raise JobCancelled(f"Job {status.job_id} was cancelled ({reason})", "Submit it again to build the model.")
+    if "timed out" in reason:
+        raise JobTimedOut(f"Job {status.job_id}: {reason}",
+                          "Raise the limit with --timeout (or ASSET_STUDIO_JOB_TIMEOUT_S), or lower the resolution.")
+    raise JobFailed(f"Job {status.job_id} failed: {reason}")
+
+
+def _no_such_job(job_id: str) -> NotFound:
+    return NotFound(f"No generation job {job_id} on this cluster",
+                    "Finished jobs are kept for a day; list the known ones with `python -m ray_jobs jobs`.")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

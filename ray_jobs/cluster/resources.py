@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ray_jobs.errors import NoGpuAvailable
+from storage.settings import env_flag
 
 
 @dataclass
@@ -26,13 +27,6 @@ class ClusterStatus:
 class GpuPlan:
     num_gpus: float  # per worker
     message: str
-
-
-def env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def read_cluster_status(address: str, pool: list[dict[str, Any]]) -> ClusterStatus:

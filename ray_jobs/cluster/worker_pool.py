@@ -18,12 +18,13 @@ from ray.exceptions import RayActorError
 from ray_jobs.cluster.connection import NAMESPACE
 from ray_jobs.cluster.job_control import StopAnswer
 from ray_jobs.cluster.worker import GenerationWorker
+from ray_jobs.errors import ClusterProblem
 
 RESTART_PAUSE_S = 1.0  # between attempts when a worker cannot start at all
 ALIVE_CHECK_S = 10.0  # a worker that cannot answer a trivial call within this is treated as dead
 
 
-class WorkerUnavailable(RuntimeError):
+class WorkerUnavailable(ClusterProblem):
     """A named worker did not answer (dead, or stuck waiting for resources)."""
 
 

@@ -20,8 +20,12 @@ repository by declaring an entry point (see ``registry.py``)::
 * Cancellation: ``should_cancel()`` is polled before each step and once after the
   last; when it returns True the run stops with :class:`GenerationCancelled`.
   A step itself is never interrupted, so keep steps short.
-* ``default_settings()`` lists every setting with its default;
-  ``normalize_settings(overrides)`` returns the full, validated dict (raising
+* ``default_settings()`` lists every setting with its default; the default's type
+  (int, float, bool or str) is the setting's type. ``setting_ranges`` gives the
+  (min, max) of numeric settings, either side None when open. ``setting_specs()``
+  reads both back as plain data (what a form needs for its widgets), and
+  ``normalize_settings(overrides)`` enforces exactly those types and bounds, then
+  ``validate_settings`` for any further rules, returning the full dict (raising
   ``ValueError`` that names the bad key). It identifies an asset, so it must be
   stable: the same overrides always give the same dict.
 * Bad images raise :class:`ImageError` with a message that tells the user what to do.
@@ -33,6 +37,7 @@ repository by declaring an entry point (see ``registry.py``)::
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -45,6 +50,10 @@ if TYPE_CHECKING:  # keep imports light: the registry is used by fast CLI comman
     from PIL import Image
 
 ProgressCallback = Callable[[str, float], None]
+Bound = int | float | None  # one side of a setting's range; None = open
+
+# Setting types by the Python type of their default; bool first, as a bool is also an int.
+_SETTING_TYPES = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
 
 
 class ImageError(ValueError):
@@ -114,16 +123,69 @@ class StepRunner:
             self._progress(self.steps[-1], 1.0)
 
 
+def _checked_value(key: str, value: Any, spec: Mapping[str, Any]) -> Any:
+    """``value`` coerced to the setting's type (256.0 -> 256, 1 -> 1.0), or ValueError naming ``key``."""
+    kind, low, high = spec["type"], spec["min"], spec["max"]
+    if kind is None:
+        return value
+    if kind in ("int", "float"):
+        if not _finite_number(value) or (kind == "int" and value != int(value)):
+            wanted = "a whole number" if kind == "int" else "a number"
+            raise ValueError(f"setting '{key}' must be {wanted}{_range_text(low, high)}, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"setting '{key}' must be{_range_text(low, high)}, got {value!r}")
+        return int(value) if kind == "int" else float(value)
+    wanted = {"bool": bool, "str": str}[kind]
+    if not isinstance(value, wanted):
+        raise ValueError(f"setting '{key}' must be {'true or false' if kind == 'bool' else 'text'}, got {value!r}")
+    return value
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float
+        return False
+
+
+def _range_text(low: Bound, high: Bound) -> str:
+    if low is not None and high is not None:
+        return f" between {low} and {high}"
+    if low is not None:
+        return f" no less than {low}"
+    return f" no more than {high}" if high is not None else ""
+
+
 class Generator(ABC):
     """Image + settings in, textured closed mesh out. See the module docstring."""
 
     name: str = ""
     steps: tuple[str, ...] = ()
     step_weights: Mapping[str, float] = {}  # expected share of each step, for progress fractions
+    setting_ranges: Mapping[str, tuple[Bound, Bound]] = {}  # (min, max) of numeric settings, inclusive
 
     @abstractmethod
     def default_settings(self) -> dict[str, Any]:
         """Every setting this generator understands, with its default value."""
+
+    def setting_specs(self) -> dict[str, dict[str, Any]]:
+        """Each setting as plain data: {"default", "type", "min", "max"}.
+
+        ``type`` is "int", "float", "bool" or "str" (None for a default of another JSON
+        type, which is then not checked); ``min``/``max`` are None when unbounded.
+        """
+        specs = {}
+        for key, default in self.default_settings().items():
+            low, high = self.setting_ranges.get(key, (None, None))
+            kind = next((name for cls, name in _SETTING_TYPES if isinstance(default, cls)), None)
+            specs[key] = {"default": default, "type": kind, "min": low, "max": high}
+        unknown = set(self.setting_ranges) - set(specs)
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            raise TypeError(f"generator '{self.name}' declares ranges for unknown settings: {names}")
+        return specs
 
     def normalize_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults merged with ``overrides``, validated; ValueError names the bad key.
@@ -141,10 +203,12 @@ class Generator(ABC):
                 known = ", ".join(sorted(settings))
                 raise ValueError(f"unknown setting '{key}' for generator '{self.name}': use one of {known}")
             settings[key] = value
+        for key, spec in self.setting_specs().items():
+            settings[key] = _checked_value(key, settings[key], spec)
         return self.validate_settings(settings)
 
     def validate_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
-        """Check and coerce values; override to add rules. Returns the settings."""
+        """Rules beyond the declared types and ranges (already enforced); override to add them."""
         return settings
 
     def generate(

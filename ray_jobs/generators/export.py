@@ -19,7 +19,6 @@ CONTENT_TYPES = {
     "ply": "application/octet-stream",
     "stl": "model/stl",
 }
-FILE_NAMES = {"glb": "model.glb", "obj": "model_obj.zip", "ply": "model.ply", "stl": "model.stl"}
 # zlib level for the texture PNG inside GLB and OBJ files: level 1 encodes a photo several
 # times faster than the default 6 for a file about 2% larger
 TEXTURE_COMPRESS_LEVEL = 1

@@ -22,11 +22,6 @@ from PIL import Image, ImageDraw
 
 from ray_jobs.generators.base import GenerationResult, Generator, StepRunner
 
-SETTING_RANGES = {
-    "resolution": (64, 2048),
-    "target_faces": (1_000, 1_000_000),
-    "thickness": (0.05, 4.0),
-}
 # Floor of the Poisson height (px²) so thin parts never collapse to a zero-thickness sheet.
 MIN_HEIGHT_SQUARED = 0.25
 ROUGHNESS = 0.9
@@ -68,6 +63,11 @@ class InflateGenerator(Generator):
     name = "inflate"
     steps = ("load", "mask", "geometry", "texture", "quality")
     step_weights = {"load": 1.0, "mask": 1.0, "geometry": 3.0, "texture": 1.0, "quality": 1.0}
+    setting_ranges = {
+        "resolution": (64, 2048),
+        "target_faces": (1_000, 1_000_000),
+        "thickness": (0.05, 4.0),
+    }
 
     def default_settings(self) -> dict[str, Any]:
         return {"resolution": 512, "target_faces": 30_000, "thickness": 1.0}
@@ -77,18 +77,6 @@ class InflateGenerator(Generator):
         disc = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
         ImageDraw.Draw(disc).ellipse((8, 8, 56, 56), fill=(200, 120, 40, 255))
         self.generate(disc, {"resolution": 64, "target_faces": 1_000})
-
-    def validate_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
-        for key, (low, high) in SETTING_RANGES.items():
-            value = settings[key]
-            integral = key != "thickness"
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and value != int(value)):
-                kind = "a whole number" if integral else "a number"
-                raise ValueError(f"setting '{key}' must be {kind} between {low} and {high}, got {value!r}")
-            if not low <= value <= high:
-                raise ValueError(f"setting '{key}' must be between {low} and {high}, got {value!r}")
-            settings[key] = int(value) if integral else float(value)
-        return settings
 
     def run(self, image, settings: dict[str, Any], runner: StepRunner, device: str | None) -> GenerationResult:
         from ray_jobs.generators.image_io import load_image, working_arrays

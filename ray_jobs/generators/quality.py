@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ray_jobs.generators.raster import coverage
+from ray_jobs.generators.raster import coverage, signed_areas
 
 
 def quality_figures(mesh, mask: np.ndarray) -> dict[str, Any]:
@@ -54,13 +54,8 @@ def front_silhouette(mesh, shape: tuple[int, int], frame: dict | None = None, ma
         pixels = _fit_to_mask_box(xy, mask)
     triangles = pixels[np.asarray(mesh.faces)]
     # a closed surface's silhouette is covered by the faces turned toward the viewer alone
-    facing = _signed_area(triangles) < 0  # counter-clockwise in XY is clockwise once rows grow downward
+    facing = signed_areas(triangles) < 0  # counter-clockwise in XY is clockwise once rows grow downward
     return coverage(triangles[facing], shape)
-
-
-def _signed_area(triangles: np.ndarray) -> np.ndarray:
-    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
 
 def silhouette_iou(mesh, mask: np.ndarray) -> float:

@@ -64,6 +64,13 @@ def rasterize(xy: np.ndarray, depth: np.ndarray | None, shape: tuple[int, int]) 
     return Fragments(pixel, face, weights)
 
 
+def signed_areas(triangles: np.ndarray) -> np.ndarray:
+    """(F,) signed area of each 2-D triangle (F, 3, 2): positive when its corners run counter-clockwise
+    with y upward (so clockwise on screen, where rows grow downward), zero when degenerate."""
+    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
+    return ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])) / 2
+
+
 def coverage(xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W) bool: the pixels whose centre lies in any of the triangles ``xy`` (as in ``rasterize``)."""
     xy = np.asarray(xy, np.float64)

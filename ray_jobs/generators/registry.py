@@ -55,6 +55,12 @@ def identity_settings(name: str = DEFAULT_GENERATOR, overrides: Mapping[str, Any
     return {"generator": name, **get_generator(name).normalize_settings(overrides)}
 
 
+def setting_specs(name: str = DEFAULT_GENERATOR) -> dict[str, dict[str, Any]]:
+    """Each setting of generator ``name`` as {"default", "type", "min", "max"}: the limits a form's
+    widgets take, which are the very ones ``normalize_settings`` enforces."""
+    return get_generator(name).setting_specs()
+
+
 def forget_loaded() -> None:
     """Drop cached instances, e.g. after a generator package was installed into a running process."""
     _instance.cache_clear()

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from ray_jobs.generators.materials import base_colour_image, sample_texture
-from ray_jobs.generators.raster import rasterize
+from ray_jobs.generators.raster import rasterize, signed_areas
 
 BACKGROUND = (238, 240, 243)
 # Camera direction (from the object toward the viewer): front, to the right, a little above.
@@ -79,8 +79,7 @@ def _facing_viewer(mesh, triangles: np.ndarray) -> np.ndarray:
     material = getattr(mesh.visual, "material", None)
     if getattr(material, "doubleSided", False):
         return np.arange(len(triangles))
-    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    return np.flatnonzero((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]) < 0)
+    return np.flatnonzero(signed_areas(triangles) < 0)
 
 
 def _project(points: np.ndarray, canvas: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,9 +117,6 @@ def _surface_colour(mesh, fragments, corners: np.ndarray, shown_faces: np.ndarra
 
 def _texels_per_pixel(texel_triangles: np.ndarray, screen_triangles: np.ndarray) -> float:
     """How many texels fall on one screen pixel, on average over the drawn triangles (linear ratio)."""
-    return float(np.sqrt(_total_area(texel_triangles) / max(_total_area(screen_triangles), 1e-12)))
-
-
-def _total_area(triangles: np.ndarray) -> float:
-    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    return float(np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])).sum() / 2)
+    texel_area = np.abs(signed_areas(texel_triangles)).sum()
+    screen_area = np.abs(signed_areas(screen_triangles)).sum()
+    return float(np.sqrt(texel_area / max(screen_area, 1e-12)))

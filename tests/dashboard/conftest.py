@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.assets import publish_asset, textured_sphere  # noqa: F401  (used by the test modules)
+from bench.harness.scenes import publish_asset, textured_sphere  # noqa: F401  (used by the test modules)
 from tests.plugins.images import object_image
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"

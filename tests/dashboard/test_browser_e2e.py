@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.dashboard.browser_support import REPO_ROOT, offline_browser, painted_preview, streamlit_server
+from bench.harness.browser import REPO_ROOT, offline_browser, painted_preview, streamlit_server
 from tests.plugins.images import object_image
 from tests.support import missing_tool
 
@@ -25,7 +25,7 @@ def playwright():
         from playwright.sync_api import sync_playwright
     except ImportError:
         missing_tool("playwright is not installed")
-    from tests.dashboard.browser_support import CHROMIUM
+    from bench.harness.browser import CHROMIUM
 
     if not os.path.exists(CHROMIUM):
         missing_tool(f"Chromium is not installed at {CHROMIUM}")

@@ -6,16 +6,15 @@ import pytest
 import trimesh
 from PIL import Image
 
-from ray_jobs.generators.export import CONTENT_TYPES, FILE_NAMES, FORMATS, angle_weighted_normals, export_mesh, load_glb
+from ray_jobs.generators.export import CONTENT_TYPES, FORMATS, angle_weighted_normals, export_mesh, load_glb
 from ray_jobs.generators.quality import quality_figures
 from tests.plugins.gltf_validator import problems, validate_glb
 
 
 def test_format_tables_cover_every_format():
     assert FORMATS == ("glb", "obj", "ply", "stl")
-    assert set(CONTENT_TYPES) == set(FILE_NAMES) == set(FORMATS)
+    assert set(CONTENT_TYPES) == set(FORMATS)
     assert CONTENT_TYPES["glb"] == "model/gltf-binary" and CONTENT_TYPES["obj"] == "application/zip"
-    assert FILE_NAMES["glb"] == "model.glb" and FILE_NAMES["obj"] == "model_obj.zip"
 
 
 def test_glb_round_trip_keeps_geometry_texture_and_quality(generated):

@@ -1,7 +1,7 @@
 """A real HTTP peer on loopback that forwards S3 requests to moto, or answers chosen ones with errors.
 
-Used to meet the errors moto does not produce (403, throttling, 5xx) over real HTTP, and to count
-the requests an operation makes.
+Used to meet the errors moto does not produce (403, throttling, 5xx) over real HTTP, to play a hung
+server (the connection is taken, the answer never comes), and to count the requests an operation makes.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import re
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
@@ -24,6 +25,8 @@ class Fault:
     code: str
     times: int | None  # None: every matching request
     skip: int = 0  # let this many matching requests through first
+    hang: str | None = None  # "request": never answer; "body": send the headers and half the body, then stall
+    bytes_per_s: int | None = None  # forward the answer, its body trickled at this rate (a slow link)
 
 
 class FaultProxy:
@@ -32,6 +35,8 @@ class FaultProxy:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
+        self._release = threading.Event()  # set on exit: hung handlers close their connections and end
+        self._hung: list[threading.Thread] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,10 +50,22 @@ class FaultProxy:
                 with proxy._lock:
                     proxy.requests.append((self.command, self.path))
                     fault = proxy._take_fault(self.command, self.path)
-                if fault is not None:
+                if fault is not None and fault.hang == "request":
+                    self._stall()
+                elif fault is not None and fault.hang == "body":
+                    self._forward(body, stall_body=True)
+                elif fault is not None and fault.bytes_per_s:
+                    self._forward(body, bytes_per_s=fault.bytes_per_s)
+                elif fault is not None:
                     self._answer_error(fault)
                 else:
                     self._forward(body)
+
+            def _stall(self) -> None:
+                with proxy._lock:
+                    proxy._hung.append(threading.current_thread())
+                proxy._release.wait()
+                self.close_connection = True
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
@@ -74,7 +91,7 @@ class FaultProxy:
                 if self.command != "HEAD":
                     self.wfile.write(xml)
 
-            def _forward(self, body: bytes) -> None:
+            def _forward(self, body: bytes, stall_body: bool = False, bytes_per_s: int | None = None) -> None:
                 if proxy.upstream is None:
                     self._answer_error(Fault(None, re.compile(""), 500, "InternalError", None))
                     return
@@ -90,9 +107,19 @@ class FaultProxy:
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
                 connection.close()
+                if stall_body:
+                    self.wfile.write(payload[: len(payload) // 2])
+                    self.wfile.flush()
+                    self._stall()
+                elif bytes_per_s and self.command != "HEAD":
+                    piece = max(1, bytes_per_s // 10)
+                    for start in range(0, len(payload), piece):
+                        self.wfile.write(payload[start:start + piece])
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                elif self.command != "HEAD":
+                    self.wfile.write(payload)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -108,6 +135,23 @@ class FaultProxy:
         """Answer matching requests (method, regex searched in the path and query) with this S3 error."""
         with self._lock:
             self.faults.append(Fault(method, re.compile(path), status, code, times, skip))
+
+    def hang(self, *, method: str | None = None, path: str = "", times: int | None = None,
+             mid_body: bool = False) -> None:
+        """Take matching requests and never answer them (or stall halfway through the body) until exit."""
+        with self._lock:
+            self.faults.append(Fault(method, re.compile(path), 0, "", times, hang="body" if mid_body else "request"))
+
+    def slow(self, *, method: str | None = None, path: str = "", bytes_per_s: int, times: int | None = None) -> None:
+        """Forward matching requests, but trickle the answer's body at ``bytes_per_s`` (a slow link)."""
+        with self._lock:
+            self.faults.append(Fault(method, re.compile(path), 0, "", times, bytes_per_s=bytes_per_s))
+
+    @property
+    def hanging(self) -> int:
+        """Handlers still holding a hung connection open."""
+        with self._lock:
+            return sum(1 for thread in self._hung if thread.is_alive())
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
@@ -131,6 +175,11 @@ class FaultProxy:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._release.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+        with self._lock:
+            hung = list(self._hung)
+        for thread in hung:
+            thread.join(timeout=5)

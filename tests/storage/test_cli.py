@@ -13,6 +13,7 @@ import pytest
 
 from ray_jobs.generators.registry import DEFAULT_GENERATOR, identity_settings
 from storage.catalog import AssetCatalog
+from tests.ray.images import object_png
 from storage.keys import sha256_hex
 from storage.settings import StorageSettings
 from storage.store import open_store
@@ -45,9 +46,9 @@ def publish_for(image: bytes, name: str, env: dict[str, str]):
 
 
 def test_check_reports_existing_and_missing_assets(cli_env, tmp_path):
-    (tmp_path / "done.png").write_bytes(b"\x89PNG done")
-    (tmp_path / "new.png").write_bytes(b"\x89PNG new")
-    manifest = publish_for(b"\x89PNG done", "done.png", cli_env)
+    (tmp_path / "done.png").write_bytes(object_png(1))
+    (tmp_path / "new.png").write_bytes(object_png(2))
+    manifest = publish_for(object_png(1), "done.png", cli_env)
     result = run_cli("check", "done.png", "new.png", "--json", env=cli_env, cwd=tmp_path)
     assert result.returncode == 1, result.stderr  # one image has no asset yet
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -63,7 +64,8 @@ def test_check_reports_existing_and_missing_assets(cli_env, tmp_path):
 def test_check_unreadable_image_is_a_clear_error(tmp_path):
     result = run_cli("check", "missing.png", env={"LOCAL_STORAGE_DIR": str(tmp_path / "store")}, cwd=tmp_path)
     assert result.returncode == 2
-    assert "cannot read missing.png" in result.stderr and "Pass a path" in result.stderr
+    assert "Cannot read missing.png" in result.stderr and "Pass a path" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_assets_lists_newest_first(cli_env, tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from storage.errors import SettingsError
-from storage.settings import StorageSettings, load_settings
+from storage.settings import StorageSettings, env_flag, load_settings
 from storage.store import open_store
 
 
@@ -92,3 +92,33 @@ def test_open_store_picks_s3_with_cache(tmp_path):
     store = open_store(settings)
     assert store.describe() == "s3://my-assets (us-east-1, http://127.0.0.1:9)"
     assert store.cache is not None and store.cache.directory == tmp_path / "cache"
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("true", True), ("TRUE", True), ("1", True), ("Yes", True), ("on", True), (" On ", True),
+    ("false", False), ("False", False), ("0", False), ("NO", False), ("off", False),
+])
+def test_env_flag_reads_the_usual_spellings(value, expected):
+    assert env_flag("STUDIO_FLAG", not expected, {"STUDIO_FLAG": value}) is expected
+
+
+@pytest.mark.parametrize("environ", [{}, {"STUDIO_FLAG": ""}, {"STUDIO_FLAG": "   "}])
+@pytest.mark.parametrize("default", [True, False])
+def test_env_flag_unset_or_empty_means_the_default(environ, default):
+    assert env_flag("STUDIO_FLAG", default, environ) is default
+
+
+@pytest.mark.parametrize("value", ["maybe", "ture", "2", "y", "enabled"])
+def test_env_flag_refuses_anything_else_naming_the_variable_and_the_fix(value):
+    with pytest.raises(SettingsError) as caught:
+        env_flag("STUDIO_FLAG", False, {"STUDIO_FLAG": value})
+    assert caught.value.variable == "STUDIO_FLAG"
+    assert repr(value) in caught.value.what and "Set STUDIO_FLAG to true or false" in caught.value.hint
+    assert "\n" not in str(caught.value)
+
+
+def test_env_flag_reads_the_process_environment_by_default(monkeypatch):
+    monkeypatch.setenv("STUDIO_FLAG", "on")
+    assert env_flag("STUDIO_FLAG", False) is True
+    monkeypatch.delenv("STUDIO_FLAG")
+    assert env_flag("STUDIO_FLAG", True) is True

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
+from ray_jobs.cli import support as cli_support
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("assets", help="list generated assets, newest first")
+    parser = subparsers.add_parser("assets", help="list generated assets, newest first",
+                                   epilog="exit status: 0 ok, 1 no such asset (--delete), 2 bad settings, 3 the store")
     parser.add_argument("--limit", type=int, default=24, help="assets per page (1-1000, default 24)")
     parser.add_argument("--search", default=None, help="only assets whose name contains this text")
     parser.add_argument("--cursor", default=None, help="continue after a previous page (printed at its end)")
@@ -17,20 +20,14 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from storage.catalog import AssetCatalog
-    from storage.errors import SettingsError, StoreError
-    from storage.store import open_store
+    from ray_jobs.client import StudioClient
 
-    try:
-        catalog = AssetCatalog(open_store())
-        if args.delete:
-            removed = catalog.delete(args.delete)
-            print(f"deleted asset {args.delete}: {removed} objects removed" if removed else f"no asset {args.delete}")
-            return 0 if removed else 1
-        page = catalog.list_assets(limit=args.limit, cursor=args.cursor, name_contains=args.search)
-    except (SettingsError, StoreError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    client = StudioClient()
+    if args.delete:
+        removed = client.delete_asset(args.delete)
+        print(f"deleted asset {args.delete}: {removed} objects removed")
+        return 0
+    page = client.list_assets(limit=args.limit, cursor=args.cursor, name_contains=args.search)
     for manifest in page.items:
         if args.json:
             print(json.dumps(manifest.to_dict()))
@@ -42,7 +39,7 @@ def run(args) -> int:
     if not page.items and not args.json:
         print("no assets yet" if not args.search else f"no assets named like {args.search!r}")
     for reason in page.skipped:
-        print(f"skipped: {reason}", file=sys.stderr)
+        cli_support.warn(f"skipped: {reason}")
     if page.next_cursor:
         print(f"more: python -m ray_jobs assets --limit {args.limit} --cursor {page.next_cursor}", file=sys.stderr)
     return 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from ray_jobs.cli import support as cli_support
-from ray_jobs.cluster.connection import ClusterUnreachable
-from ray_jobs.cluster.ray_job_api import is_ray_job_id, stop_ray_job
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,14 +12,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        if is_ray_job_id(args.job_id):
-            stopped = stop_ray_job(args.job_id, args.address)
-        else:
-            stopped = cli_support.existing_cluster_client(args).cancel(args.job_id)
-    except (ClusterUnreachable, KeyError) as error:
-        cli_support.warn(str(error).strip("'\""))
-        return 1
+    client = cli_support.existing_cluster_client()
+    if client.is_ray_job(args.job_id):
+        stopped = client.stop_ray_job(args.job_id, args.address)
+    else:
+        stopped = client.cancel(args.job_id)
     print(f"{args.job_id}: " + ("cancelling" if stopped else
                                 "not cancelled: it has already ended or is writing its result; "
                                 f"`python -m ray_jobs status {args.job_id}` says how it ended"))

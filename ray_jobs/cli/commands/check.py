@@ -1,20 +1,23 @@
 """`check IMAGE...`: is there already an asset for each image with the default generator settings?
 
-Reads the store only (no Ray, no torch): exit 0 when every image has an asset, 1 when some
-do not, 2 on errors.
+Reads the store only (no Ray, no torch). An image without an asset must be usable, as
+`generate` would require.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+
+from ray_jobs.cli import support as cli_support
+from ray_jobs.errors import EXIT_FAILED, EXIT_OK, BadInput, StoreProblem, StudioError
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "check", help="does an asset exist for these images (default settings)?",
-        epilog="exit status: 0 every image has an asset, 1 some do not, 2 an image or the store could not be read",
+        epilog="exit status: 0 every image has an asset, 1 some do not, 2 an image cannot be read or used "
+               "(or a bad setting), 3 the store cannot be used (the highest applies)",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files to look up")
     parser.add_argument("--json", action="store_true", help='JSON lines {"image","exists","asset_id","key","url"}')
@@ -23,45 +26,32 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ray_jobs.generators.registry import DEFAULT_GENERATOR, identity_settings
-    from storage.catalog import AssetCatalog
-    from storage.errors import SettingsError, StoreError
-    from storage.keys import asset_id_for, sha256_hex
-    from storage.store import open_store
+    from ray_jobs.client import StudioClient
 
-    try:
-        settings = identity_settings(args.generator or DEFAULT_GENERATOR, None)
-        catalog = AssetCatalog(open_store())
-    except (SettingsError, StoreError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    status = 0
+    client = StudioClient()
+    settings = {"generator": args.generator} if args.generator else None
+    status = EXIT_OK
     for image in args.images:
         try:
-            sha = sha256_hex(Path(image).read_bytes())
-            manifest = catalog.find(sha, settings)
-            key = manifest.latest_version.files["glb"].key if manifest else None
-            row = {
-                "image": image,
-                "exists": manifest is not None,
-                "asset_id": asset_id_for(sha, settings),
-                "key": key,
-                "url": catalog.url(key) if key else None,
-            }
-        except OSError as error:
-            print(f"error: cannot read {image}: {error.strerror}. Pass a path to an image file.", file=sys.stderr)
-            status = 2
+            try:
+                data = Path(image).read_bytes()
+            except OSError as error:
+                raise BadInput(f"Cannot read {image} ({error.strerror or error})",
+                               "Pass a path to an image file.") from None
+            found = client.check(data, image, settings)
+        except StoreProblem:
+            raise  # the store is down for every image: said once, by the CLI
+        except StudioError as error:
+            cli_support.warn(f"error: {image}: {error}")
+            status = max(status, error.exit_code)
             continue
-        except StoreError as error:
-            print(f"error: {image}: {error}", file=sys.stderr)
-            status = 2
-            continue
-        if not row["exists"]:
-            status = max(status, 1)
+        if not found.exists:
+            status = max(status, EXIT_FAILED)
         if args.json:
-            print(json.dumps(row), flush=True)
-        elif row["exists"]:
-            print(f"✓ {image}: asset {row['asset_id']} v{manifest.latest} {row['url']}", flush=True)
+            print(json.dumps({"image": image, "exists": found.exists, "asset_id": found.asset_id,
+                              "key": found.key, "url": found.url}), flush=True)
+        elif found.exists:
+            print(f"✓ {image}: asset {found.asset_id} v{found.manifest.latest} {found.url}", flush=True)
         else:
-            print(f"✗ {image}: no asset yet (would be {row['asset_id']})", flush=True)
+            print(f"✗ {image}: no asset yet (would be {found.asset_id})", flush=True)
     return status

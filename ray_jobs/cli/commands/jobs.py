@@ -7,8 +7,7 @@ import json
 import time
 
 from ray_jobs.cli import support as cli_support
-from ray_jobs.cluster.connection import ClusterUnreachable
-from ray_jobs.cluster.ray_job_api import list_ray_jobs
+from ray_jobs.errors import ClusterProblem
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,20 +24,21 @@ def _when(seconds: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     rows = []
-    reachable = False
+    problems: list[ClusterProblem] = []
+    client = cli_support.existing_cluster_client()
     try:
-        for status in cli_support.existing_cluster_client(args).jobs(limit=args.limit):
+        for status in client.jobs(limit=args.limit):
             rows.append({"job_id": status.job_id, "kind": "generation", "state": status.state, "name": status.name,
                          "percent": status.percent, "created_at": status.created_at,
                          "finished_at": status.finished_at, "error": status.error, "message": status.message})
-        reachable = True
-    except ClusterUnreachable as error:
-        cli_support.warn(f"generation jobs: {error}")
+    except ClusterProblem as error:
+        problems.append(error)
+        cli_support.warn(f"error: generation jobs: {error}")
     try:
-        rows.extend(list_ray_jobs(args.address))
-        reachable = True
-    except ClusterUnreachable as error:
-        cli_support.warn(f"Ray Jobs: {error}")
+        rows.extend(client.ray_jobs(args.address))
+    except ClusterProblem as error:
+        problems.append(error)
+        cli_support.warn(f"error: Ray Jobs: {error}")
     for row in rows:
         if args.json:
             print(json.dumps(row), flush=True)
@@ -46,4 +46,4 @@ def run(args: argparse.Namespace) -> int:
             detail = row.get("error") or row.get("message") or row.get("entrypoint") or ""
             print(f"{row['job_id']:<28} {row['kind']:<10} {row['state']:<10} {_when(row['created_at'])}  "
                   f"{row.get('name') or ''} {detail[:80]}")
-    return 0 if reachable else 1
+    return problems[0].exit_code if len(problems) == 2 else 0  # one of the two answering is enough

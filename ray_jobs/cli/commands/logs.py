@@ -6,8 +6,6 @@ import argparse
 import time
 
 from ray_jobs.cli import support as cli_support
-from ray_jobs.cluster.connection import ClusterUnreachable
-from ray_jobs.cluster.ray_job_api import is_ray_job_id, ray_job_logs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,14 +13,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        if is_ray_job_id(args.job_id):
-            print(ray_job_logs(args.job_id, args.address), end="")
-            return 0
-        status = cli_support.existing_cluster_client(args).progress(args.job_id)
-    except (ClusterUnreachable, KeyError) as error:
-        cli_support.warn(str(error).strip("'\""))
-        return 1
+    client = cli_support.existing_cluster_client()
+    if client.is_ray_job(args.job_id):
+        print(client.ray_job_logs(args.job_id, args.address), end="")
+        return 0
+    status = client.progress(args.job_id)
     for event in status.events:
         stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
         print(f"{stamp} {event.percent:5.1f}% {event.stage:<12} {event.message}")

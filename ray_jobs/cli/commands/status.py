@@ -7,8 +7,6 @@ import json
 from dataclasses import asdict
 
 from ray_jobs.cli import support as cli_support
-from ray_jobs.cluster.connection import ClusterUnreachable
-from ray_jobs.cluster.ray_job_api import is_ray_job_id, ray_job_status
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,17 +15,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        if is_ray_job_id(args.job_id):
-            answer = ray_job_status(args.job_id, args.address)
-        else:
-            status = cli_support.existing_cluster_client(args).progress(args.job_id)
-            answer = {key: value for key, value in asdict(status).items() if key not in ("events", "manifest")}
-            answer["kind"] = "generation"
-            answer["asset_id"] = status.asset_id
-    except (ClusterUnreachable, KeyError) as error:
-        cli_support.warn(str(error).strip("'\""))
-        return 1
+    client = cli_support.existing_cluster_client()
+    if client.is_ray_job(args.job_id):
+        answer = client.ray_job_status(args.job_id, args.address)
+    else:
+        status = client.progress(args.job_id)
+        answer = {key: value for key, value in asdict(status).items() if key not in ("events", "manifest")}
+        answer["kind"] = "generation"
+        answer["asset_id"] = status.asset_id
     if args.json:
         print(json.dumps(answer))
     else:

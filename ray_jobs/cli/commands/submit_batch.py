@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from ray_jobs.cli import support as cli_support
-from ray_jobs.cluster.connection import ClusterUnreachable
-from ray_jobs.cluster.ray_job_api import submit_batch
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,11 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        job_id = submit_batch(args.prefix, address=args.address)
-    except ClusterUnreachable as error:
-        cli_support.warn(str(error))
-        return 1
+    from ray_jobs.client import StudioClient
+
+    job_id = StudioClient().submit_batch(args.prefix, args.address)
     print(job_id)
     cli_support.warn(f"follow it with: python -m ray_jobs status {job_id}   |   python -m ray_jobs logs {job_id}")
     return 0
