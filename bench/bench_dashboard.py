@@ -26,9 +26,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.dashboard.assets import publish_asset, textured_sphere  # noqa: E402
-from tests.dashboard.browser_support import offline_browser, painted_preview, streamlit_server  # noqa: E402
-from tests.plugins.images import object_image  # noqa: E402
+from bench.harness.browser import offline_browser, painted_preview, streamlit_server  # noqa: E402
+from bench.harness.scenes import object_image, publish_asset, textured_sphere  # noqa: E402
 
 PAGES = {  # url path -> (title, a locator factory that says the page's content is drawn)
     "": ("Generate a 3D model", lambda page: page.get_by_role("button", name="Generate 3D Model")),

@@ -80,7 +80,8 @@ def test_unusable_image_is_refused_with_what_to_do(dashboard_env):
     at = upload_and_click(AppTest.from_file(GENERATE, default_timeout=60), ("broken.png", b"not an image at all"))
     assert not at.exception
     errors = texts(at, "error")
-    assert len(errors) == 1 and "broken.png" in errors[0] and "cannot be used" in errors[0]
+    assert len(errors) == 1 and "broken.png" in errors[0] and "not an image that can be read" in errors[0]
+    assert "PNG" in errors[0]  # what to use instead
     assert texts(at, "success") == []
 
 

@@ -81,7 +81,7 @@ def test_existing_asset_needs_no_cluster_and_bad_address_fails_fast(studio_clien
 
 def test_batch_skips_existing_and_rerun_does_nothing_new(studio_client, studio_env):
     for variant in (30, 31, 32):
-        studio_client.catalog.save_source_image(object_png(variant), f"batch-{variant}.png")
+        studio_client.upload_source(object_png(variant), f"batch-{variant}.png")
     prefix = "images/uploaded/"
 
     first = cli(studio_env, "batch", prefix, "--json", *QUICK)
@@ -114,7 +114,7 @@ def test_job_commands_for_generation_jobs(studio_client, studio_env):
 
 
 def test_submit_batch_runs_as_a_ray_job(studio_client, studio_env, ray_cluster):
-    studio_client.catalog.save_source_image(object_png(50), "remote-batch.png")
+    studio_client.upload_source(object_png(50), "remote-batch.png")
     submitted = cli(studio_env, "submit-batch", "images/uploaded/", "--address", ray_cluster.dashboard_url)
     assert submitted.returncode == 0, submitted.stderr
     job_id = submitted.stdout.strip()

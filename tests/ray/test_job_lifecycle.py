@@ -24,7 +24,7 @@ def versions(client: StudioClient, image: bytes, settings: dict) -> int:
 
 
 def stored_keys(client: StudioClient, asset_id: str) -> list[str]:
-    return [info.key for info in client.catalog.store.iter_keys(f"3d_assets/generated/{asset_id}")]
+    return [info.key for info in client._catalog.store.iter_keys(f"3d_assets/generated/{asset_id}")]
 
 
 def kill_every_worker(client: StudioClient) -> None:

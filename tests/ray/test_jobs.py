@@ -7,7 +7,8 @@ import threading
 import pytest
 import ray
 
-from ray_jobs.client import NoGpuAvailable, StudioClient
+from ray_jobs.client import StudioClient
+from ray_jobs.errors import NoGpuAvailable
 from ray_jobs.cluster.connection import NAMESPACE
 from ray_jobs.generators.base import ImageError
 from ray_jobs.generators.registry import get_generator
@@ -22,7 +23,7 @@ SLOW = {"resolution": 1024, "target_faces": 200_000}  # seconds of work: time to
 
 
 def stored_keys(client: StudioClient, asset_id: str) -> list[str]:
-    page = client.catalog.store.list_page(f"3d_assets/generated/{asset_id}")
+    page = client._catalog.store.list_page(f"3d_assets/generated/{asset_id}")
     return [info.key for info in page.items]
 
 
@@ -59,7 +60,7 @@ def test_progress_is_monotonic_and_passes_every_stage(studio_client):
     assert manifest is not None and manifest.latest == 1
     check = studio_client.check(image, "blob.png", QUICK)
     assert check.exists and check.key == manifest.latest_version.files["glb"].key
-    assert studio_client.catalog.read(check.key)[:4] == b"glTF"
+    assert studio_client.read(check.key)[:4] == b"glTF"
     assert "thumbnail" in manifest.latest_version.files
     assert {"load image", "geometry", "export", "upload"} <= set(status.step_seconds)
     assert studio_client.result(submission.job_id).asset_id == manifest.asset_id
@@ -101,7 +102,7 @@ def test_ten_concurrent_submissions_make_one_generation(studio_client):
     assert [s.status for s in submissions].count("submitted") == 1
     status = studio_client.wait(job_ids.pop())
     assert status.state == "done" and status.generated
-    manifest = studio_client.catalog.get(status.asset_id)
+    manifest = studio_client.get_asset(status.asset_id)
     assert manifest.latest == 1 and len(manifest.versions) == 1
 
 
@@ -131,7 +132,7 @@ def test_killed_worker_job_is_retried_once_and_never_stuck(studio_client):
     assert any(event.stage == "retry" and "died" in event.message for event in status.events)
     assert status.attempts == 2 and status.worker != running.worker
     assert len(studio_client.worker_pool()) == POOL_SIZE
-    assert len(studio_client.catalog.get(status.asset_id).versions) == 1
+    assert len(studio_client.get_asset(status.asset_id).versions) == 1
 
 
 def test_no_gpu_and_no_fallback_fails_at_15_percent(ray_cluster, studio_store_dir):
@@ -145,7 +146,7 @@ def test_no_gpu_and_no_fallback_fails_at_15_percent(ray_cluster, studio_store_di
 def test_bad_image_is_refused_before_the_cluster(studio_client):
     with pytest.raises(ImageError):
         studio_client.submit(b"this is not an image", "notes.txt", QUICK)
-    assert studio_client.catalog.store.list_page("").items == []
+    assert studio_client._catalog.store.list_page("").items == []
 
 
 def test_jobs_listing_shows_states_and_errors(studio_client):

@@ -1,5 +1,6 @@
 """Real-browser helpers: a `streamlit run` of the dashboard on loopback, and Chromium with the
-network cut off at everything but 127.0.0.1 (the preview must work offline)."""
+network cut off at everything but 127.0.0.1 (the preview must work offline). Playwright is
+imported only where it is used; the caller starts it and passes it in."""
 
 from __future__ import annotations
 
