@@ -92,4 +92,5 @@ def small_object(client: StudioClient, key: str) -> bytes:
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def _small_object(store_id: str, key: str, _client: StudioClient) -> bytes:
+    """`store_id` is part of the cache key only: the same key in two stores is two objects."""
     return _client.read(key)

@@ -116,7 +116,7 @@ def parse_version_key(key: str) -> tuple[int, str] | None:
     return (int(match.group(1)), match.group(2)) if match else None
 
 
-def file_name(kind: str, content_type: str | None = None) -> str:
+def file_name(kind: str) -> str:
     if kind in FILE_NAMES:
         return FILE_NAMES[kind]
     if not _FILE_KIND.match(kind or ""):

@@ -1,10 +1,14 @@
-"""`doctor`'s cluster lines: reachable, token accepted, CPUs and GPUs, a worker answers, Jobs API."""
+"""`doctor`'s cluster lines: reachable, token accepted, CPUs, the store from every node, GPUs,
+a worker answers, Jobs API."""
 
 from __future__ import annotations
 
 from ray_jobs.client.doctor import CheckLine
 
 WORKER_ANSWER_TIMEOUT_S = 120.0  # a fresh worker imports torch and loads its generator first
+NODE_STORE_TIMEOUT_S = 30.0  # all nodes together; the task itself takes well under a second
+NODE_CREDENTIALS_FIX = ("Give the cluster's nodes credentials: an IAM instance profile in cluster.yaml (see its "
+                        "comments) or AWS_* variables in the nodes' environment (where `ray start` runs).")
 
 
 def cluster_checks(client=None) -> list[CheckLine]:
@@ -30,6 +34,7 @@ def cluster_checks(client=None) -> list[CheckLine]:
     lines.append(CheckLine("CPUs", status.cpus_total > 0,
                            f"{status.cpus_free:g} of {status.cpus_total:g} free on {len(status.nodes)} node(s)",
                            "The cluster has no CPUs: check the node types in cluster.yaml."))
+    lines.extend(node_store_checks(client.storage_settings))
     try:
         from ray_jobs.cluster.resources import plan_gpus
 
@@ -58,3 +63,34 @@ def cluster_checks(client=None) -> list[CheckLine]:
                                "Forward the dashboard (`ray dashboard cluster.yaml`) and set "
                                "RAY_JOBS_ADDRESS=http://localhost:8265."))
     return lines
+
+
+def node_store_checks(storage_settings, timeout_s: float = NODE_STORE_TIMEOUT_S) -> list[CheckLine]:
+    """One line per alive node: can a job there open the store with the node's own credentials?"""
+    from ray_jobs.cluster.store_probe import probe_store_from_nodes
+
+    try:
+        probes = probe_store_from_nodes(storage_settings, timeout_s=timeout_s)
+    except Exception as error:  # noqa: BLE001 - doctor reports, it never crashes
+        return [CheckLine("store reachable from the nodes", False, f"{type(error).__name__}: {error}",
+                          "Check the cluster's state with `ray status`.")]
+    labels = _node_labels(probes)
+    return [CheckLine(f"store reachable from node {label}", probe.ok, probe.detail,
+                      "" if probe.ok else _node_fix(probe, storage_settings))
+            for label, probe in zip(labels, probes)]
+
+
+def _node_labels(probes) -> list[str]:
+    """The node's IP, marked when it is the head; its short id too where IPs alone would not tell nodes apart."""
+    labels = [probe.node_ip + (" (head)" if probe.head else "") for probe in probes]
+    return [label if labels.count(label) == 1 else f"{label} [id {probe.node_id[:8]}]"
+            for label, probe in zip(labels, probes)]
+
+
+def _node_fix(probe, storage_settings) -> str:
+    if probe.error_kind == "AccessDenied":
+        if "credentials" in probe.detail.lower():  # none at all on that node
+            return NODE_CREDENTIALS_FIX
+        return (f"The node's credentials may not use s3://{storage_settings.bucket}: let its IAM role (or keys) "
+                "do s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket there. " + NODE_CREDENTIALS_FIX)
+    return probe.hint or "Check the node's Ray worker logs."

@@ -85,6 +85,24 @@ def test_unusable_image_is_refused_with_what_to_do(dashboard_env):
     assert texts(at, "success") == []
 
 
+def test_setting_widgets_take_their_limits_from_the_generator(dashboard_env):
+    """The form offers exactly what the generator accepts: its declared range, its defaults."""
+    from ray_jobs.generators.registry import setting_specs
+
+    specs = setting_specs()
+    at = AppTest.from_file(GENERATE, default_timeout=60).run()
+    faces = at.number_input[0]
+    assert faces.label == "Target faces"
+    assert (faces.min, faces.max, faces.value) == (specs["target_faces"]["min"], specs["target_faces"]["max"],
+                                                    specs["target_faces"]["default"])
+    resolution = at.select_slider[0]
+    assert resolution.value == specs["resolution"]["default"]
+    assert all(specs["resolution"]["min"] <= option <= specs["resolution"]["max"]
+               for option in map(int, resolution.options))
+    faces.set_value(specs["target_faces"]["max"]).run()  # the largest the form allows is accepted
+    assert not at.exception
+
+
 def test_no_image_selected_warns(dashboard_env):
     at = AppTest.from_file(GENERATE, default_timeout=60).run()
     at.button[next(i for i, b in enumerate(at.button) if b.label == "Generate 3D Model")].click()

@@ -67,6 +67,10 @@ def test_settings_tests_the_cluster_connection(ray_cluster, dashboard_env):
     at = AppTest.from_file(str(PAGES / "settings.py"), default_timeout=60).run()
     at.button(key="test-cluster").click().run()
     assert not at.exception
-    cluster_lines = [m.value for m in at.markdown if "cluster reachable" in m.value or "resources" in m.value]
-    assert len(cluster_lines) == 2 and all(line.startswith(":green[") for line in cluster_lines)
-    assert "2 CPUs" in cluster_lines[1] and "no GPU" in cluster_lines[1]
+    # The same checks as `doctor`'s cluster part, each a green line here.
+    lines = {m.value.split("**")[1]: m.value for m in at.markdown if m.value.startswith((":green[", ":red["))
+             and "**" in m.value}
+    for name in ("cluster reachable", "CPUs", "GPUs", "worker answers"):
+        assert lines[name].startswith(":green["), lines.get(name)
+    assert "of 2 free" in lines["CPUs"] and "CPU" in lines["GPUs"]
+    assert any(name.startswith("store reachable from node") for name in lines)

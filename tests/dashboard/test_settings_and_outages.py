@@ -96,3 +96,35 @@ def test_invalid_settings_give_a_banner_on_every_page(monkeypatch):
         at = page(name).run()
         assert not at.exception
         assert any("S3_BUCKET_NAME" in e.value for e in at.error), name
+
+
+@pytest.fixture
+def unreachable_cluster(monkeypatch, dashboard_env, closed_port):
+    """A local store that works and a RAY_ADDRESS where nothing listens."""
+    address = f"127.0.0.1:{closed_port}"
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    return address
+
+
+def test_every_page_with_the_cluster_down(unreachable_cluster, disc_png):
+    generate = page("generate").run()
+    generate.file_uploader(key="uploads").set_value([("disc.png", disc_png, "image/png")]).run()
+    next(b for b in generate.button if b.label == "Generate 3D Model").click().run()
+    assert not generate.exception
+    failed = [e.value for e in generate.error if "Generation failed for disc.png" in e.value]
+    assert failed and unreachable_cluster in failed[0] and "RAY_ADDRESS" in failed[0], failed
+
+    gallery = page("gallery").run()  # the store alone: no cluster needed, no banner
+    assert not gallery.exception and not gallery.error
+
+    jobs = page("jobs").run()
+    assert not jobs.exception
+    assert any(unreachable_cluster in e.value and "RAY_ADDRESS" in e.value for e in jobs.error), \
+        [e.value for e in jobs.error]
+
+    settings = page("settings").run()
+    settings.button(key="test-cluster").click().run()
+    assert not settings.exception
+    red = [m.value for m in settings.markdown if m.value.startswith(":red[")]
+    assert red and "cluster reachable" in red[0] and "RAY_ADDRESS" in red[0]
+    assert "Traceback" not in every_text(settings)

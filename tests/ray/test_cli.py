@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ray_jobs.errors import EXIT_CLUSTER, EXIT_FAILED
 from tests.ray.images import object_png
 
 pytestmark = pytest.mark.ray
@@ -74,8 +75,9 @@ def test_existing_asset_needs_no_cluster_and_bad_address_fails_fast(studio_clien
     started = time.monotonic()
     refused = cli(offline, "generate", str(unknown), "--json", *QUICK, timeout=60)
     [line] = json_lines(refused.stdout)
-    assert refused.returncode == 1 and line["status"] == "failed"
+    assert refused.returncode == EXIT_CLUSTER and line["status"] == "failed"
     assert "RAY_ADDRESS" in line["error"] and "127.0.0.1:9" in line["error"]
+    assert refused.stderr.strip() == f"error: {line['error']}" and "Traceback" not in refused.stderr
     assert line["seconds"] < 5 and time.monotonic() - started < 30
 
 
@@ -109,8 +111,19 @@ def test_job_commands_for_generation_jobs(studio_client, studio_env):
     assert submission.job_id in {row["job_id"] for row in json_lines(listed.stdout)}
     cancel = cli(studio_env, "cancel", submission.job_id)
     assert cancel.returncode == 1 and "not cancelled" in cancel.stdout
-    unknown = cli(studio_env, "status", "gen-000000000000")
-    assert unknown.returncode == 1 and "no generation job" in unknown.stderr
+    for command in ("status", "logs", "cancel"):
+        for job_id, what in (("gen-000000000000", "No generation job"), ("raysubmit_doesnotexist", "raysubmit_")):
+            unknown = cli(studio_env, command, job_id)
+            assert unknown.returncode == EXIT_FAILED, (command, job_id, unknown.stderr)
+            [line] = unknown.stderr.splitlines()  # one line, no traceback
+            assert line.startswith("error: ") and what in line and "jobs" in line, line
+
+
+def test_job_commands_find_the_jobs_api_from_ray_address(studio_env, ray_cluster):
+    """Without RAY_JOBS_ADDRESS, the Jobs API is the RAY_ADDRESS cluster's dashboard."""
+    env = {key: value for key, value in studio_env.items() if key != "RAY_JOBS_ADDRESS"}
+    listed = cli(env, "jobs", "--json")
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
 
 
 def test_submit_batch_runs_as_a_ray_job(studio_client, studio_env, ray_cluster):
@@ -176,6 +189,7 @@ def test_wrong_token_is_a_clear_error(studio_env, tmp_path):
     run = cli({**studio_env, "RAY_AUTH_TOKEN": "not-the-cluster-token"}, "generate", str(image), "--json", *QUICK,
               timeout=120)
     [line] = json_lines(run.stdout)
-    assert run.returncode == 1 and line["status"] == "failed"
+    assert run.returncode == EXIT_CLUSTER and line["status"] == "failed"
     assert "RAY_AUTH_TOKEN" in line["error"], line["error"]
-    assert time.monotonic() - started < 60
+    assert run.stderr.strip() == f"error: {line['error']}"  # Ray's own log noise stays off the terminal
+    assert time.monotonic() - started < 30

@@ -3,6 +3,10 @@ that declares one logical GPU. Workers ask for num_gpus=1 and must land on that 
 15% stage must report the GPU. (The generator itself runs on CPU there: no CUDA device exists;
 what is tested is the scheduling path.) The cluster also uses its own token, given to the
 client only through RAY_AUTH_TOKEN.
+
+The two nodes also differ in AWS credentials, as a cluster whose workers lack an instance
+profile does: the head has the moto server's test keys, the GPU node (its own loopback
+address, 127.0.0.2) has none at all, and `doctor` must say so for that node.
 """
 
 from __future__ import annotations
@@ -21,11 +25,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugins.moto_server import FAKE_AWS_ENV
 from tests.ray.images import object_png
 
 pytestmark = pytest.mark.ray
 
 ROOT = Path(__file__).resolve().parents[2]
+HEAD_IP, GPU_NODE_IP = "127.0.0.1", "127.0.0.2"  # all of 127/8 is loopback: two addresses tell the nodes apart
+# (Ray may register the head under the machine's own address instead; the GPU node keeps its own.)
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                        "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+JOINED_SCRIPT = """
+import sys, time, ray
+ray.init(logging_level="ERROR")
+deadline = time.monotonic() + 90
+while len([node for node in ray.nodes() if node["Alive"]]) < 2:
+    if time.monotonic() > deadline:
+        sys.exit("the GPU node did not join within 90 s")
+    time.sleep(0.5)
+"""
 CLIENT_SCRIPT = """
 import json, sys, time
 from ray_jobs.client import StudioClient
@@ -63,6 +82,14 @@ def _wait_for_port(port: int, timeout_s: float) -> None:
     raise TimeoutError(f"the head node did not open port {port}")
 
 
+def _without_credentials(env: dict[str, str], temp_dir: str) -> dict[str, str]:
+    """The environment of a node with no way at all to find AWS credentials (and no wait on instance metadata)."""
+    missing = str(Path(temp_dir) / "no-aws-config")
+    env = {name: value for name, value in env.items() if name not in CREDENTIAL_VARIABLES}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=missing, AWS_CONFIG_FILE=missing, AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
 def _stop(process: subprocess.Popen) -> None:
     """Stop one `ray start --block` we started, with every process of its own session."""
     if process.poll() is not None:
@@ -91,15 +118,19 @@ def two_node_cluster():
     logs = open(Path(temp_dir) / "ray_start.log", "w")
     try:
         started.append(subprocess.Popen(
-            [ray_cli, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+            [ray_cli, "start", "--head", "--block", f"--port={port}", f"--node-ip-address={HEAD_IP}",
              "--num-cpus=1", "--num-gpus=0", "--include-dashboard=false", f"--temp-dir={temp_dir}"],
-            env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True))
+            env={**env, **FAKE_AWS_ENV}, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True))
         _wait_for_port(port, 90)
         started.append(subprocess.Popen(
-            [ray_cli, "start", "--block", f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1",
+            [ray_cli, "start", "--block", f"--address={HEAD_IP}:{port}", f"--node-ip-address={GPU_NODE_IP}",
              "--num-cpus=1", "--num-gpus=1"],
-            env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True))
-        yield {"address": f"127.0.0.1:{port}", "env": env, "temp_dir": temp_dir}
+            env=_without_credentials(env, temp_dir), stdout=logs, stderr=subprocess.STDOUT, start_new_session=True))
+        address = f"{HEAD_IP}:{port}"
+        joined = subprocess.run([sys.executable, "-c", JOINED_SCRIPT], env={**env, "RAY_ADDRESS": address},
+                                capture_output=True, text=True, timeout=150)
+        assert joined.returncode == 0, joined.stderr[-3000:]
+        yield {"address": address, "env": env, "temp_dir": temp_dir}
     finally:
         for process in reversed(started):
             _stop(process)
@@ -129,3 +160,23 @@ def test_gpu_workers_land_on_the_gpu_node(two_node_cluster, tmp_path):
     assert gpu_stage and gpu_stage[0].startswith("GPU available: 1 of 1 free")
     running = [message for percent, stage, message in answer["events"] if stage == "worker"]
     assert running and "(GPU " in running[0]
+
+
+def test_doctor_names_the_node_without_store_credentials(two_node_cluster, s3_env):
+    env = {**two_node_cluster["env"], **s3_env, "RAY_ADDRESS": two_node_cluster["address"],
+           "RAY_JOBS_ADDRESS": "http://127.0.0.1:9",  # this cluster has no dashboard: that line fails, always
+           "PYTHONPATH": str(ROOT)}
+    env.pop("RAY_AUTH_MODE")
+    run = subprocess.run([sys.executable, "-m", "ray_jobs", "doctor", "--json"], env=env, capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)
+    lines = {line["name"]: line for line in (json.loads(text) for text in run.stdout.splitlines() if text.strip())}
+
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert lines["store reachable"]["ok"]  # from here, with the test keys
+    [head] = [line for name, line in lines.items() if name.startswith("store reachable from node") and "(head)" in name]
+    assert head["ok"] and s3_env["S3_BUCKET_NAME"] in head["detail"], run.stdout
+    bare = lines.get(f"store reachable from node {GPU_NODE_IP}")
+    assert bare and not bare["ok"], run.stdout
+    assert "No AWS credentials found" in bare["detail"] and s3_env["S3_BUCKET_NAME"] in bare["detail"]
+    assert "credentials" in bare["fix"] and "cluster.yaml" in bare["fix"]
+    assert {name for name, line in lines.items() if not line["ok"]} == {bare["name"], "Ray Jobs API"}
