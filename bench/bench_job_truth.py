@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_orchestration import object_image  # noqa: E402
+from storage.store import open_store  # noqa: E402
 
 
 def time_to_point_of_no_return(status) -> float:
@@ -51,11 +52,11 @@ def calibrate(client, settings: dict, size: int, jobs: int = 40) -> float:
 def verdict(client, status, image: bytes, settings: dict) -> str:
     """'done', 'timed out', 'other' (an honest failure), or 'LIE: ...'."""
     check = client.check(image, status.name, settings)
-    keys = list(client.catalog.store.iter_keys(f"3d_assets/generated/{status.asset_id}"))
+    keys = list(open_store(client.storage_settings).iter_keys(f"3d_assets/generated/{status.asset_id}"))
     if status.state == "done":
         if not check.exists or len(check.manifest.versions) != 1:
             return f"LIE: done but the store has {len(check.manifest.versions) if check.exists else 0} versions"
-        if client.catalog.read(check.key)[:4] != b"glTF":
+        if client.read(check.key)[:4] != b"glTF":
             return "LIE: done but the GLB is not readable"
         return "done"
     if check.exists or keys:

@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image, ImageDraw  # noqa: E402
 
+from storage.store import open_store  # noqa: E402
+
 
 def object_image(variant: int, size: int) -> bytes:
     """A distinct coloured object on white per variant."""
@@ -91,7 +93,7 @@ def measure_batch(client, settings: dict, images: int, size: int) -> None:
 
     prefix = "images/generated/bench/"  # as if another tool had dropped them there
     for variant, image in enumerate(data):
-        client.catalog.store.put(f"{prefix}{variant:03d}.png", image, content_type="image/png")
+        open_store(client.storage_settings).put(f"{prefix}{variant:03d}.png", image, content_type="image/png")
     args = ["batch", prefix, "--json"]
     if "resolution" in settings:
         args += ["--resolution", str(settings["resolution"])]

@@ -104,3 +104,11 @@ def test_vertex_normals_match_trimesh(generated):
     for mesh in meshes:
         fresh = trimesh.Trimesh(np.array(mesh.vertices), np.array(mesh.faces), process=False)
         assert np.allclose(angle_weighted_normals(fresh), fresh.vertex_normals, atol=1e-12)
+
+
+def test_the_client_offers_exactly_the_formats_export_writes():
+    """The fronts list MODEL_FORMATS (from the store's file names, cheap to import); export writes FORMATS."""
+    from ray_jobs.client import MODEL_FORMATS
+    from ray_jobs.generators.export import FORMATS
+
+    assert MODEL_FORMATS == FORMATS
