@@ -15,7 +15,7 @@ import sys
 import traceback
 
 from ray_jobs.cli import commands
-from ray_jobs.errors import EXIT_INTERNAL, EXIT_USAGE, StudioError, translate
+from ray_jobs.errors import EXIT_INTERNAL, EXIT_USAGE, translate
 
 INTERRUPTED = 130
 

@@ -227,8 +227,8 @@ def warn(text: str) -> None:
 
 def add_jobs_address_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default=None,
-                        help="Ray Jobs API address, e.g. http://HEAD:8265 (default: RAY_JOBS_ADDRESS, "
-                             "or the dashboard of the RAY_ADDRESS cluster)")
+                        help="Ray Jobs API address, e.g. http://HEAD:8265 (default: RAY_JOBS_ADDRESS, else the "
+                             "dashboard the RAY_ADDRESS cluster reports, else its host's port 8265)")
 
 
 def add_job_command(subparsers: argparse._SubParsersAction, name: str, help_text: str, func) -> argparse.ArgumentParser:

@@ -505,10 +505,22 @@ class StudioClient:
     @_door
     # ---- Ray Jobs (the cluster's Jobs API: batches submitted with submit-batch) ----------------
 
+    @_door
     def ray_jobs(self, address: str | None = None) -> list[dict[str, Any]]:
         from ray_jobs.cluster.ray_job_api import list_ray_jobs
 
+        self._reach_for_jobs_api(address)
         return list_ray_jobs(address)
+
+    def _reach_for_jobs_api(self, address: str | None) -> None:
+        """Without an explicit Jobs API address, ask the RAY_ADDRESS cluster where its dashboard is
+        (it knows; guessing HOST:8265 misses a dashboard bound to the head's loopback)."""
+        if address or os.environ.get("RAY_JOBS_ADDRESS", "").strip() or not self.ray_address:
+            return
+        try:
+            self.connect()
+        except ClusterProblem:
+            pass  # the Jobs API lookup then says where it looked
 
     @staticmethod
     def is_ray_job(job_id: str) -> bool:
@@ -521,18 +533,21 @@ class StudioClient:
     def ray_job_status(self, job_id: str, address: str | None = None) -> dict[str, Any]:
         from ray_jobs.cluster.ray_job_api import ray_job_status
 
+        self._reach_for_jobs_api(address)
         return ray_job_status(job_id, address)
 
     @_door
     def ray_job_logs(self, job_id: str, address: str | None = None) -> str:
         from ray_jobs.cluster.ray_job_api import ray_job_logs
 
+        self._reach_for_jobs_api(address)
         return ray_job_logs(job_id, address)
 
     @_door
     def stop_ray_job(self, job_id: str, address: str | None = None) -> bool:
         from ray_jobs.cluster.ray_job_api import stop_ray_job
 
+        self._reach_for_jobs_api(address)
         return stop_ray_job(job_id, address)
 
     @_door
@@ -540,6 +555,7 @@ class StudioClient:
         """Run `batch PREFIX` on the cluster as a Ray Job; its submission id."""
         from ray_jobs.cluster.ray_job_api import submit_batch
 
+        self._reach_for_jobs_api(address)
         return submit_batch(prefix, address=address)
 
 
