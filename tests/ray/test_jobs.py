@@ -8,9 +8,8 @@ import pytest
 import ray
 
 from ray_jobs.client import StudioClient
-from ray_jobs.errors import NoGpuAvailable
+from ray_jobs.errors import BadImage, NoGpuAvailable
 from ray_jobs.cluster.connection import NAMESPACE
-from ray_jobs.generators.base import ImageError
 from ray_jobs.generators.registry import get_generator
 from tests.plugins.ray_cluster import POOL_SIZE, store_settings
 from tests.ray.gating import gated, new_tag, open_gate, wait_arrived
@@ -144,7 +143,7 @@ def test_no_gpu_and_no_fallback_fails_at_15_percent(ray_cluster, studio_store_di
 
 
 def test_bad_image_is_refused_before_the_cluster(studio_client):
-    with pytest.raises(ImageError):
+    with pytest.raises(BadImage, match="not an image"):
         studio_client.submit(b"this is not an image", "notes.txt", QUICK)
     assert studio_client._catalog.store.list_page("").items == []
 
