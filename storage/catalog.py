@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
 from storage import keys
-from storage.errors import CorruptManifest, KeyNotFound
+from storage.errors import CorruptManifest, FirstVersionTaken, KeyNotFound, StoreError
 from storage.gallery_cache import MAX_AGE_S, FirstPageCache
 from storage.manifest import AssetFile, AssetPage, AssetVersion, Manifest, parse_manifest
 from storage.publisher import VersionPublisher
@@ -23,6 +24,8 @@ __all__ = ["AssetCatalog", "AssetFile", "AssetPage", "AssetVersion", "Manifest",
 
 DEFAULT_PAGE = 24  # the gallery's page size; its first page is rebuilt by every publish and delete
 _FETCH_THREADS = 16  # manifests of one page fetched at once
+FIRST_VERSION_WAIT_S = 120.0  # a writer that claimed version 1 has its files ready: it only uploads them
+ABANDONED_CLAIM_S = 60.0  # a version-1 claim this old without a manifest: its writer is gone
 
 
 class AssetCatalog:
@@ -56,14 +59,39 @@ class AssetCatalog:
 
     def publish(self, *, image_sha256: str, name: str, generator: str, settings: Mapping,
                 files: Mapping[str, tuple[bytes, str]], timings: Mapping | None = None,
-                quality: Mapping | None = None, source_key: str | None = None) -> Manifest:
-        """Write a new version's files, its record, then the manifest; on failure remove what was written."""
+                quality: Mapping | None = None, source_key: str | None = None,
+                first_only: bool = False) -> Manifest:
+        """Write a new version's files, its record, then the manifest; on failure remove what was written.
+        With `first_only`, only as version 1 (FirstVersionTaken when another writer has it)."""
         manifest = self._publisher.publish(image_sha256=image_sha256, name=name, generator=generator,
                                            settings=settings, files=files, timings=timings, quality=quality,
-                                           source_key=source_key)
+                                           source_key=source_key, first_only=first_only)
         self._gallery_changed()
         return manifest
 
+
+    def publish_first(self, *, image_sha256: str, settings: Mapping, wait_s: float = FIRST_VERSION_WAIT_S,
+                      **publish_args) -> tuple[Manifest, bool]:
+        """Publish a missing asset as version 1, or, when another writer (a batch, a dashboard request)
+        claimed it first, wait for that writer's manifest: (manifest, whether this call published it)."""
+        asset_id = keys.asset_id_for(image_sha256, settings)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return self.publish(image_sha256=image_sha256, settings=settings, first_only=True,
+                                    **publish_args), True
+            except FirstVersionTaken:
+                pass
+            manifest = self.find(image_sha256, settings)
+            if manifest is not None:
+                return manifest, False
+            age = self._publisher.first_claim_age_s(asset_id)
+            if age is not None and age > ABANDONED_CLAIM_S:  # its writer died (a lost node): build it as v2
+                return self.publish(image_sha256=image_sha256, settings=settings, **publish_args), True
+            if time.monotonic() > deadline:
+                raise StoreError(f"Another writer claimed asset {asset_id} but did not finish it within {wait_s:g} s",
+                                 "Run the request again once it ends.")
+            time.sleep(0.2)
 
     def delete(self, asset_id: str) -> int:
         """Remove the manifest first (the asset vanishes at once), then every file and its index entry."""

@@ -20,6 +20,10 @@ class KeyExists(StoreError):
     """A conditional put lost: another writer created the key first."""
 
 
+class FirstVersionTaken(KeyExists):
+    """A publish of a new asset lost the race for version 1: another writer is publishing it."""
+
+
 class InvalidKey(StoreError, ValueError):
     """A key that could escape the store root or that S3 and a folder cannot both hold."""
 

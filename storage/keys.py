@@ -22,6 +22,8 @@ GALLERY_CACHE = "3d_assets/gallery/"
 # so a restarted registry still knows every job.
 JOB_JOURNAL = "jobs/journal/"
 JOB_POOL_KEY = "jobs/pool.json"
+# Each batch's results: JSON lines in parts, then summary.json, under its own folder.
+BATCH_REPORTS = "reports/batches/"
 
 # Source image files, by suffix: the formats the generators read (any Pillow opens; an
 # animation gives its first frame, 16-bit TIFF is scaled to 8 bits). The one list for all.
@@ -75,6 +77,13 @@ def asset_id_for(image_sha256: str, settings: Mapping) -> str:
     except (TypeError, ValueError) as error:
         raise ValueError(f"Generator settings must be plain JSON values ({error}).") from None
     return hashlib.sha256(identity.encode("ascii")).hexdigest()[:32]
+
+
+def batch_report_prefix(name: str) -> str:
+    """The folder of one batch's report; names are Ray Job ids or batch-<time>-<hex>."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", name or ""):
+        raise ValueError(f"{name!r} is not a batch report name. Use letters, digits, '-' and '_' only.")
+    return f"{BATCH_REPORTS}{name}/"
 
 
 def job_journal_key(job_id: str) -> str:

@@ -17,7 +17,7 @@ import uuid
 from typing import Mapping
 
 from storage import keys
-from storage.errors import CorruptManifest, KeyExists, KeyNotFound, StoreError
+from storage.errors import CorruptManifest, FirstVersionTaken, KeyExists, KeyNotFound, StoreError
 from storage.manifest import AssetFile, AssetVersion, Manifest, parse_manifest
 from storage.store import Store
 
@@ -31,8 +31,11 @@ class VersionPublisher:
 
     def publish(self, *, image_sha256: str, name: str, generator: str, settings: Mapping,
                 files: Mapping[str, tuple[bytes, str]], timings: Mapping | None = None,
-                quality: Mapping | None = None, source_key: str | None = None) -> Manifest:
-        """Write a new version's files, its record, then the manifest; on failure remove what was written."""
+                quality: Mapping | None = None, source_key: str | None = None, first_only: bool = False) -> Manifest:
+        """Write a new version's files, its record, then the manifest; on failure remove what was written.
+
+        `first_only`: publish only as version 1 (FirstVersionTaken when any writer claimed it), so
+        writers racing to build a missing asset end with exactly one version between them."""
         identity_settings = _identity_settings(generator, settings)
         asset_id = keys.asset_id_for(image_sha256, identity_settings)
         planned = _planned_files(files)
@@ -44,7 +47,7 @@ class VersionPublisher:
         written: list[str] = []
         number = None
         try:
-            number = self._claim_version(asset_id, written)
+            number = self._claim_version(asset_id, written, first_only)
             prefix = keys.version_prefix(asset_id, number)
             meta = {"source-sha256": image_sha256, "asset-id": asset_id, "version": str(number)}
             stored: dict[str, AssetFile] = {}
@@ -58,6 +61,8 @@ class VersionPublisher:
             written.append(record_key)
             self.store.put(record_key, json.dumps(version.to_dict()).encode(), content_type="application/json")
             manifest = self._write_manifest(asset_id, identity, must_include=number)
+        except FirstVersionTaken:
+            raise  # nothing written; the identity belongs to the winner now
         except BaseException:
             if not self._manifest_lists(asset_id, number):  # once listed, the files belong to the asset
                 self._clean_up(asset_id, written, identity if created_identity else None)
@@ -90,16 +95,21 @@ class VersionPublisher:
                 f"Asset record {key} is damaged", f"Delete the asset (python -m ray_jobs assets --delete {asset_id}) and retry."
             ) from None
 
-    def _claim_version(self, asset_id: str, written: list[str]) -> int:
-        """Take the next free version number; a claim is an exclusive create, read back to be sure."""
+    def _claim_version(self, asset_id: str, written: list[str], first_only: bool = False) -> int:
+        """Take the next free version number (only 1 with `first_only`); a claim is an exclusive
+        create, read back to be sure."""
         taken = [parsed[0] for info in self.store.iter_keys(keys.asset_prefix(asset_id))
                  if (parsed := keys.parse_version_key(info.key))]
         number = max(taken, default=0) + 1
         token = uuid.uuid4().hex
         for _ in range(_MAX_CLAIM_TRIES):
+            if first_only and number != 1:
+                raise FirstVersionTaken(f"Asset {asset_id} already has a version {number - 1} or a writer of it",
+                                        "Wait for its manifest instead of publishing another version.")
             key = keys.claim_key(asset_id, number)
             try:
-                self.store.put(key, json.dumps({"writer": token}).encode(), content_type="application/json", if_absent=True)
+                claim = {"writer": token, "at": keys.iso(keys.utc_now())}
+                self.store.put(key, json.dumps(claim).encode(), content_type="application/json", if_absent=True)
             except KeyExists:
                 number += 1
                 continue
@@ -109,6 +119,18 @@ class VersionPublisher:
                 return number
             number += 1
         raise StoreError(f"Could not claim a version number for asset {asset_id}", "Too many writers at once; retry.")
+
+    def first_claim_age_s(self, asset_id: str) -> float | None:
+        """Seconds since version 1 was claimed, None when nobody holds it (never claimed, or its writer
+        failed and cleaned up). A claim that old without a manifest belongs to a writer that died."""
+        try:
+            claim = json.loads(self.store.get(keys.claim_key(asset_id, 1)))
+            claimed = keys.parse_iso(claim["at"])
+        except KeyNotFound:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return float("inf")  # unreadable: treat as abandoned
+        return (keys.utc_now() - claimed).total_seconds()
 
     def _write_manifest(self, asset_id: str, identity: dict, *, must_include: int | None = None) -> Manifest:
         """Rebuild the manifest from every complete version until a fresh listing agrees with it.

@@ -24,16 +24,17 @@ from ray_jobs.cluster.job_model import DEFAULT_TIMEOUT_S, TIMEOUT_ENV, check_tim
 from ray_jobs.errors import EXIT_OK, ClusterProblem, StoreProblem, StudioError
 
 
-def add_generation_options(parser: argparse.ArgumentParser) -> None:
+def add_generation_options(parser: argparse.ArgumentParser, *, time_limit: bool = True) -> None:
     parser.add_argument("--generator", default=None, metavar="NAME",
                         help="generator to use (default inflate; plugins add theirs through an entry point)")
     parser.add_argument("--set", dest="extra_settings", action="append", default=[], metavar="KEY=VALUE",
                         help="any other generator setting (repeatable); VALUE is read as JSON when it parses")
     parser.add_argument("--resolution", type=int, default=None, help="working resolution in pixels")
     parser.add_argument("--faces", type=int, default=None, help="target number of faces")
-    parser.add_argument("--timeout", type=_time_limit, default=None, metavar="S",
-                        help="per-image time limit in seconds, counted from when a worker starts it "
-                             f"(default {DEFAULT_TIMEOUT_S:g}, or {TIMEOUT_ENV})")
+    if time_limit:
+        parser.add_argument("--timeout", type=_time_limit, default=None, metavar="S",
+                            help="per-image time limit in seconds, counted from when a worker starts it "
+                                 f"(default {DEFAULT_TIMEOUT_S:g}, or {TIMEOUT_ENV})")
     add_cluster_options(parser)
 
 

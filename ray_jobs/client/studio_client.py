@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +77,7 @@ def storage_settings_from_env(environ: Mapping[str, str] | None = None) -> Stora
 
 ProgressHandler = Callable[[ProgressEvent], None]
 WATCH_TIMEOUT_S = 2.0
+DEFAULT_ROWS_PER_CALL = 4  # images per call of a batch's generation actor: overhead vs even spread
 REGISTRY_RESTART_WAIT_S = 60.0  # how long a call waits for a restarting registry before giving up
 RETRY_PAUSE_S = 0.2
 
@@ -105,20 +108,28 @@ def glb_key(manifest: Manifest, version: int | None = None) -> str:
 
 
 def _worker_gpus() -> float | None:
-    text = os.environ.get("ASSET_STUDIO_WORKER_GPUS", "").strip()
+    return _env_number("ASSET_STUDIO_WORKER_GPUS", None)
+
+
+def _env_number(name: str, default: float | None) -> float | None:
+    """A non-negative number of GPUs or CPUs per worker from the environment."""
+    text = os.environ.get(name, "").strip()
     if not text:
-        return None
+        return default
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise BadSettings(f"ASSET_STUDIO_WORKER_GPUS={text!r} is not a number",
-                          "Set it to the GPUs per worker (e.g. 1, 0.5, or 0 for CPU workers), or unset it.") from None
+        value = -1.0
+    if not value >= 0:
+        raise BadSettings(f"{name}={text!r} is not a number of 0 or more",
+                          "Set it to what each worker should reserve (e.g. 1 or 0.5), or unset it.")
+    return value
 
 
 class StudioClient:
     def __init__(self, *, storage_settings: StorageSettings | None = None, ray_address: str | None = None,
                  allow_cpu_fallback: bool | None = None, pool_size: int | None = None,
-                 worker_gpus: float | None = None, worker_cpus: float = 1.0):
+                 worker_gpus: float | None = None, worker_cpus: float | None = None):
         try:
             self.storage_settings = storage_settings or load_settings()
             self.allow_cpu_fallback = (env_flag("ASSET_STUDIO_ALLOW_CPU", True) if allow_cpu_fallback is None
@@ -128,7 +139,7 @@ class StudioClient:
         self.ray_address = configured_address(ray_address)
         self.pool_size = pool_size
         self.worker_gpus = _worker_gpus() if worker_gpus is None else worker_gpus
-        self.worker_cpus = worker_cpus
+        self.worker_cpus = _env_number("ASSET_STUDIO_WORKER_CPUS", 1.0) if worker_cpus is None else worker_cpus
         self._store_catalog: AssetCatalog | None = None
         self._where: str | None = None
         self._registry = None
@@ -503,6 +514,77 @@ class StudioClient:
         return raise_for_end(self.wait(job_id))
 
     @_door
+    # ---- batch: every image under a prefix, on Ray Data --------------------------------------
+
+    @_door
+    def run_batch(self, prefix: str, settings: Mapping[str, Any] | None = None, *, report_name: str | None = None,
+                  rows_per_call: int = DEFAULT_ROWS_PER_CALL, progress_bars: bool = False,
+                  on_result: Callable[[dict[str, Any]], None] | None = None):
+        """Build every missing asset for the images under `prefix`; a rerun does only what is missing.
+
+        Each image's result (key, status, asset_id, glb_key, seconds, error, node) goes to `on_result`
+        as it arrives and to the batch's report in the store; the summary is returned."""
+        from ray_jobs.cluster.batch_pipeline import run_batch
+        from storage.keys import batch_report_prefix
+
+        identity = self._identity(settings)
+        if rows_per_call < 1:
+            raise BadInput(f"{rows_per_call} images per call is too few", "Use 1 or more.")
+        name = report_name or f"batch-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+        try:
+            report_prefix = batch_report_prefix(name)
+        except ValueError as error:
+            raise BadInput(str(error)) from None
+        keys = list(self.image_keys(prefix))  # listed page by page; a bad prefix fails before the cluster
+        self.connect()
+        plan = self.batch_plan(self.cluster_status(), rows_per_call)
+        return run_batch(keys, prefix=prefix, storage_settings=self.storage_settings, settings=identity, plan=plan,
+                         report_prefix=report_prefix, progress_bars=progress_bars, on_result=on_result)
+
+    def batch_plan(self, status: ClusterStatus, rows_per_call: int = DEFAULT_ROWS_PER_CALL):
+        """The generation stage's placement: GPU actors when the cluster has (or is getting) GPUs, else
+        CPU actors when the fallback is allowed; between 1 and the pool size actors."""
+        from ray_jobs.cluster.batch_pipeline import BatchPlan
+
+        size_hint = self.pool_size or default_pool_size(status, 1.0 if status.gpus_total else 0.0)
+        gpus = plan_gpus(status, allow_cpu_fallback=self.allow_cpu_fallback, pool_size=size_hint,
+                         worker_gpus=self.worker_gpus)
+        most = self.pool_size or default_pool_size(status, gpus.num_gpus)
+        return BatchPlan(num_gpus=gpus.num_gpus, num_cpus=self.worker_cpus, min_actors=1, max_actors=most,
+                         rows_per_call=rows_per_call,
+                         message=f"{gpus.message}; generation on 1 to {most} actor(s)")
+
+    @_door
+    def batch_report(self, name: str) -> dict[str, Any] | None:
+        """A batch's summary from its report in the store (None while it runs or when there is none)."""
+        import json
+
+        from storage.keys import batch_report_prefix
+
+        try:
+            return json.loads(self._catalog.read(batch_report_prefix(name) + "summary.json"))
+        except (ValueError, LookupError):
+            return None
+
+    @_door
+    def batch_failures(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The failed images of a batch (key and reason), from its report, at most `limit`."""
+        import json
+
+        from storage.keys import batch_report_prefix
+
+        failures: list[dict[str, Any]] = []
+        for info in self._catalog.store.iter_keys(batch_report_prefix(name)):
+            if not info.key.endswith(".jsonl"):
+                continue
+            for line in self._catalog.read(info.key).decode().splitlines():
+                row = json.loads(line) if line.strip() else {}
+                if row.get("status") == "failed":
+                    failures.append(row)
+                    if len(failures) >= limit:
+                        return failures
+        return failures
+
     # ---- Ray Jobs (the cluster's Jobs API: batches submitted with submit-batch) ----------------
 
     @_door

@@ -17,6 +17,7 @@ import shlex
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -215,15 +216,19 @@ class _JobsApi:
 
 
 def submit_batch(prefix: str, *, address: str | None = None, extra_args: list[str] | None = None) -> str:
-    entrypoint = " ".join(["python -m ray_jobs batch", shlex.quote(prefix), "--json", *map(shlex.quote, extra_args or [])])
+    """Submit `batch PREFIX` as a Ray Job; its report in the store is named after the submission id."""
+    submission_id = f"{RAY_JOB_PREFIX}{uuid.uuid4().hex[:16]}"
+    entrypoint = " ".join(["python -m ray_jobs batch", shlex.quote(prefix), "--json", "--report-name", submission_id,
+                           *map(shlex.quote, extra_args or [])])
     env = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
     runtime_env = {"working_dir": str(REPO_ROOT), "excludes": WORKING_DIR_EXCLUDES, "env_vars": env}
     api = _JobsApi(address)
     deadline = time.monotonic() + AGENT_WAIT_S
     while True:
         try:
-            return api.client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env,
-                                         metadata={"asset_studio": "batch", "prefix": prefix})
+            return api.client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env, submission_id=submission_id,
+                                         metadata={"asset_studio": "batch", "prefix": prefix,
+                                                   "report": submission_id})
         except RuntimeError as error:
             # A cluster that just started has no job agent for a few seconds: wait for it.
             if "No available agent" not in str(error) or time.monotonic() > deadline:
@@ -245,6 +250,7 @@ def _as_dict(info: Any) -> dict[str, Any]:
         "created_at": (info.start_time or 0) / 1000.0,
         "finished_at": (info.end_time / 1000.0) if info.end_time else None,
         "error": info.message if status == "FAILED" else None,
+        "report": (info.metadata or {}).get("report"),  # the batch's report in the store, when it is one
     }
 
 

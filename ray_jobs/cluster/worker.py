@@ -165,18 +165,16 @@ class _JobRun:
         self._check_still_ours()
         self._control.begin_publish(spec.job_id)  # the point of no return (raises Stopped if too late)
         started = time.perf_counter()
-        manifest = self._catalog.publish(
-            image_sha256=spec.image_sha256,
-            name=spec.name,
-            generator=settings["generator"],
-            settings=settings,
-            files=files,
-            timings=dict(self.step_seconds),
-            quality=dict(result.quality),
-            source_key=spec.source_key,
-        )
+        record = dict(name=spec.name, generator=settings["generator"], files=files, timings=dict(self.step_seconds),
+                      quality=dict(result.quality), source_key=spec.source_key)
+        if spec.force:
+            manifest, generated = self._catalog.publish(image_sha256=spec.image_sha256, settings=settings,
+                                                        **record), True
+        else:  # a batch (or another request) may be publishing the same asset: one version between us
+            manifest, generated = self._catalog.publish_first(image_sha256=spec.image_sha256, settings=settings,
+                                                              **record)
         self.step_seconds["upload"] = time.perf_counter() - started
-        return JobOutcome("done", self.step_seconds, manifest=manifest.to_dict(), generated=True,
+        return JobOutcome("done", self.step_seconds, manifest=manifest.to_dict(), generated=generated,
                           device=result.device)
 
     def _existing(self) -> JobOutcome | None:

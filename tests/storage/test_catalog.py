@@ -67,6 +67,23 @@ def test_regenerating_adds_a_version_and_keeps_the_old(catalog):
         second.version(7)
 
 
+def test_racing_first_publishers_end_with_one_version(catalog):
+    """A batch and a dashboard request building the same missing asset: one version between them."""
+    def first(n):
+        files = {"glb": (f"glb from writer {n}".encode(), "model/gltf-binary")}
+        return catalog.publish_first(image_sha256=sha256_hex(b"image bytes"), settings=SETTINGS, name="chair.png",
+                                     generator="inflate", files=files)
+
+    results, errors = run_at_once(first, 6)
+    assert errors == []
+    final = catalog.find(sha256_hex(b"image bytes"), SETTINGS)
+    assert [v.version for v in final.versions] == [1]
+    assert sorted(published for _, published in results) == [False] * 5 + [True]
+    assert {manifest.asset_id for manifest, _ in results} == {final.asset_id}
+    again, published = first(99)  # later writers find it at once
+    assert not published and again.latest == 1
+
+
 def test_racing_publishers_leave_one_consistent_asset(catalog):
     results, errors = run_at_once(lambda n: publish(catalog, glb=f"glb from writer {n}".encode()), 6)
     assert errors == []

@@ -1,51 +1,55 @@
-"""`batch PREFIX`: every source image under a store prefix, missing assets only.
+"""`batch PREFIX`: every source image under a store prefix, missing assets only, on Ray Data.
 
-This is the Ray Job entrypoint (`submit-batch` runs it on the cluster). Existing assets
-are skipped, the rest is spread over all warm workers, and a rerun does only what is
-still missing, so an interrupted batch resumes where it stopped.
+This is the Ray Job entrypoint (`submit-batch` runs it on the cluster). Existing assets are
+skipped; the rest stream through lookup, a pool of generation actors and publish; a rerun
+does only what is still missing, so an interrupted batch resumes where it stopped. Results
+also go to the store as the batch's report (reports/batches/NAME/).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 
 from ray_jobs.cli import support as cli_support
+from ray_jobs.errors import EXIT_FAILED, EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "batch", help="generate every missing asset for the images under a store prefix",
         epilog="exit status: 0 every image has its model, 1 some image failed, 2 a bad prefix or setting, "
-               "3 the store, 4 the cluster could not be used (the highest applies)")
+               "3 the store, 4 the cluster could not be used")
     parser.add_argument("prefix", metavar="PREFIX", help="store prefix, e.g. images/uploaded/")
     parser.add_argument("--json", action="store_true", help="one JSON line per image, then a summary line")
-    cli_support.add_generation_options(parser)
+    parser.add_argument("--report-name", default=None, metavar="NAME",
+                        help="name of the report in the store (default batch-<time>-<random>)")
+    parser.add_argument("--rows-per-call", type=int, default=4, metavar="N",
+                        help="images per call of a generation actor (default 4; more for tiny images)")
+    cli_support.add_generation_options(parser, time_limit=False)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     client = cli_support.client_from_args(args)
-    images = cli_support.ImageRun(client, cli_support.settings_from_args(args), json_lines=args.json,
-                                  timeout_s=args.timeout)
-    started = time.perf_counter()
-    keys = list(client.image_keys(args.prefix))
-    cli_support.warn(f"{len(keys)} image(s) under {args.prefix} in {client.store_description()}")
-    for key in keys:
-        images.submit(key, lambda key=key: client.read(key), key.rsplit("/", 1)[-1], source_key=key)
-    counts: dict[str, int] = {}
-    for done, outcome in enumerate(images.outcomes(), start=1):
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    done = 0
+
+    def show(result: dict) -> None:
+        nonlocal done
+        done += 1
         if args.json:
-            cli_support.print_json_line(outcome)
-        elif not outcome.failed:  # failures were said on stderr as they happened
-            cli_support.warn(f"[{done}/{len(keys)}] {outcome.image}: {outcome.status}"
-                             + (f" ({outcome.error})" if outcome.error else ""))
-    summary = {"prefix": args.prefix, "images": len(keys), "seconds": round(time.perf_counter() - started, 3),
-               **{status: counts.get(status, 0) for status in ("exists", "generated", "joined", "failed", "cancelled")}}
+            print(json.dumps({"image": result["key"], "status": result["status"], "asset_id": result["asset_id"],
+                              "key": result["glb_key"], "seconds": round(result["seconds"] or 0.0, 3),
+                              "error": result["error"], "node": result["node"]}), flush=True)
+        if result["status"] == "failed":
+            cli_support.warn(f"error: {result['key']}: {result['error']}")
+
+    summary = client.run_batch(args.prefix, cli_support.settings_from_args(args), report_name=args.report_name,
+                               rows_per_call=args.rows_per_call, on_result=show,
+                               progress_bars=cli_support.ProgressBars.on_terminal())
+    line = summary.to_dict()
     if args.json:
-        print(json.dumps({"summary": summary}), flush=True)
+        print(json.dumps({"summary": line}), flush=True)
     else:
-        print(" ".join(f"{name}={value}" for name, value in summary.items()))
-    return images.exit_code()
+        print(" ".join(f"{name}={value}" for name, value in line.items() if name != "nodes"))
+    return EXIT_FAILED if summary.counts.get("failed") else EXIT_OK
