@@ -550,9 +550,12 @@ class StudioClient:
         gpus = plan_gpus(status, allow_cpu_fallback=self.allow_cpu_fallback, pool_size=size_hint,
                          worker_gpus=self.worker_gpus)
         most = self.pool_size or default_pool_size(status, gpus.num_gpus)
-        return BatchPlan(num_gpus=gpus.num_gpus, num_cpus=self.worker_cpus, min_actors=1, max_actors=most,
+        # Start with what the cluster has free now; grow to `most` as the autoscaler adds nodes.
+        free = status.gpus_free / gpus.num_gpus if gpus.num_gpus else status.cpus_free / max(self.worker_cpus, 0.01)
+        least = max(1, min(most, int(free)))
+        return BatchPlan(num_gpus=gpus.num_gpus, num_cpus=self.worker_cpus, min_actors=least, max_actors=most,
                          rows_per_call=rows_per_call,
-                         message=f"{gpus.message}; generation on 1 to {most} actor(s)")
+                         message=f"{gpus.message}; generation on {least} to {most} actor(s)")
 
     @_door
     def batch_report(self, name: str) -> dict[str, Any] | None:

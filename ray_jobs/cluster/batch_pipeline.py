@@ -112,7 +112,7 @@ def run_batch(keys: Iterable[str], *, prefix: str, storage_settings, settings: d
                          compute=ray.data.ActorPoolStrategy(min_size=plan.min_actors, max_size=plan.max_actors))
             .map_batches(publish, fn_kwargs=stage_args, batch_size=plan.rows_per_call, num_cpus=0, compute=io_tasks)
         )
-        for row in dataset.iter_rows():
+        for row in dataset.iter_rows():  # streams: the driver holds one block of results at a time
             result = {name: _plain(row.get(name)) for name in RESULT_COLUMNS}
             summary.counts[result["status"]] = summary.counts.get(result["status"], 0) + 1
             if result["status"] == "generated":
@@ -133,7 +133,8 @@ def _quiet_ray_data(progress_bars: bool) -> None:
 
     if not progress_bars:
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-    for chatty in ("ray.data._internal.util", "ray.data._internal.progress"):  # deprecation notes, "bars off"
+    for chatty in ("ray.data._internal.util", "ray.data._internal.progress",  # deprecation notes, "bars off",
+                   "ray.data._internal.execution.operators.map_operator"):  # "CPUs and GPUs together is new"
         logging.getLogger(chatty).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"ray\.data\..*")
 

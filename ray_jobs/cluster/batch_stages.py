@@ -35,9 +35,10 @@ def _catalog(storage_settings):
 
 
 def _node() -> str:
+    """The node's address and the start of its id (several nodes may share one machine's address)."""
     import ray
 
-    return ray.util.get_node_ip_address()
+    return f"{ray.util.get_node_ip_address()}/{ray.get_runtime_context().get_node_id()[:8]}"
 
 
 def _rows(batch: dict[str, np.ndarray]) -> list[dict[str, Any]]:

@@ -42,7 +42,8 @@ WORKING_DIR_EXCLUDES = [".venv", ".git", "local_store", "node_modules", "**/__py
                         ".pytest_cache", "tests/js"]
 # Store settings that are safe to pass along (never the secret key).
 FORWARDED_ENV = ("USE_S3_STORAGE", "S3_BUCKET_NAME", "S3_REGION", "S3_ENDPOINT_URL", "LOCAL_STORAGE_DIR",
-                 "S3_URL_EXPIRY_SECONDS", "ASSET_STUDIO_WORKERS", "ASSET_STUDIO_ALLOW_CPU",
+                 "S3_URL_EXPIRY_SECONDS", "ASSET_STUDIO_WORKERS", "ASSET_STUDIO_WORKER_CPUS",
+                 "ASSET_STUDIO_WORKER_GPUS", "ASSET_STUDIO_ALLOW_CPU",
                  "ASSET_STUDIO_GPU_AUTOSCALE")
 SET_IT = "Set RAY_JOBS_ADDRESS or pass --address to the head's dashboard"
 BY_OPTION = "set by --address"

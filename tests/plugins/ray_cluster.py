@@ -23,6 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_PLUGINS = Path(__file__).resolve().parent / "entry_points"
 OBJECT_STORE_BYTES = 100 * 1024 * 1024
 POOL_SIZE = 2
+# Half a CPU per worker: the warm pool (2 workers) and a batch's generation actors (2) fit the 2 CPUs together.
+WORKER_CPUS = "0.5"
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class RayTestCluster:
                if not key.startswith(("RAY_ADDRESS", "RAY_AUTH_", "USE_S3"))}
         env.update(RAY_ADDRESS=self.gcs_address, RAY_JOBS_ADDRESS=self.dashboard_url,
                    LOCAL_STORAGE_DIR=str(store_dir), USE_S3_STORAGE="false",
-                   ASSET_STUDIO_WORKERS=str(POOL_SIZE), PYTHONPATH=os.environ.get("PYTHONPATH", str(Path.cwd())))
+                   ASSET_STUDIO_WORKERS=str(POOL_SIZE), ASSET_STUDIO_WORKER_CPUS=WORKER_CPUS, PYTHONPATH=os.environ.get("PYTHONPATH", str(Path.cwd())))
         env.update(extra)
         return env
 
@@ -56,6 +58,7 @@ def ray_cluster():
     if os.environ.get("PATH", "").split(os.pathsep)[0] != venv_bin:
         os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
     use_test_plugins()
+    os.environ["ASSET_STUDIO_WORKER_CPUS"] = WORKER_CPUS  # for the clients this process makes
     context = ray.init(
         address="local",
         num_cpus=NUM_CPUS,
