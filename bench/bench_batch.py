@@ -59,7 +59,7 @@ def run_on_cluster(store_dir: Path, *, workers: int, resolution: int, rows_per_c
     from storage.settings import StorageSettings
 
     node_args = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
-    cluster = Cluster(initialize_head=True, head_node_args={**node_args, "num_gpus": 0})
+    cluster = Cluster(initialize_head=True, head_node_args={**node_args, "num_gpus": 0, "include_dashboard": False})
     nodes = [cluster.add_node(**node_args, num_gpus=1) for _ in range(workers)]
     cluster.wait_for_nodes()
     cluster.connect(namespace=NAMESPACE)

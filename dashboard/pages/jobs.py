@@ -95,9 +95,48 @@ def ray_jobs_section() -> None:
     if not ray_jobs:
         st.caption("None yet: `python -m ray_jobs submit-batch PREFIX` submits one.")
         return
-    st.dataframe([{"id": job["job_id"], "state": job["state"], "entrypoint": job["entrypoint"],
-                   "started": when(job["created_at"]), "message": job["message"]} for job in ray_jobs],
-                 hide_index=True, width="stretch")
+    reports = {job["job_id"]: batch_report(job) for job in ray_jobs}
+    st.dataframe([{"id": job["job_id"], "state": job["state"], "report": report_line(reports[job["job_id"]]),
+                   "started": when(job["created_at"]), "entrypoint": job["entrypoint"], "message": job["message"]}
+                  for job in ray_jobs], hide_index=True, width="stretch")
+    names = {job["job_id"]: job["report"] for job in ray_jobs if reports[job["job_id"]]}
+    if names:
+        chosen = st.selectbox("Batch report", list(names), key="report_choice")
+        show_report(names[chosen], reports[chosen])
+
+
+def batch_report(job: dict) -> dict | None:
+    """The summary a batch Ray Job left in the store (None while it runs, or for other jobs)."""
+    if not job.get("report"):
+        return None
+    try:
+        return client.batch_report(job["report"])
+    except Exception:  # noqa: BLE001 - a report that cannot be read is shown as missing
+        return None
+
+
+def report_line(report: dict | None) -> str:
+    if not report:
+        return "–"
+    return (f"{report['images']} images: {report['generated']} generated, {report['exists']} existed, "
+            f"{report['failed']} failed in {seconds(report['seconds'])}")
+
+
+def show_report(name: str, report: dict) -> None:
+    images, generated, existed, failed = st.columns(4)
+    images.metric("Images", report["images"])
+    generated.metric("Generated", report["generated"])
+    existed.metric("Already there", report["exists"])
+    failed.metric("Failed", report["failed"])
+    st.markdown(f"[Summary JSON]({report['url']}) · prefix `{report['prefix']}` · report `{report['report']}`")
+    if report["failed"]:
+        try:
+            failures = client.batch_failures(name, limit=50)
+        except Exception as error:  # noqa: BLE001
+            st.caption(f"The failures could not be read: {explain(error)}")
+            return
+        st.dataframe([{"image": row["key"], "reason": row["error"]} for row in failures], hide_index=True,
+                     width="stretch")
 
 
 @st.fragment(run_every=REFRESH_S)

@@ -519,7 +519,8 @@ class StudioClient:
     @_door
     def run_batch(self, prefix: str, settings: Mapping[str, Any] | None = None, *, report_name: str | None = None,
                   rows_per_call: int = DEFAULT_ROWS_PER_CALL, progress_bars: bool = False,
-                  on_result: Callable[[dict[str, Any]], None] | None = None):
+                  on_result: Callable[[dict[str, Any]], None] | None = None,
+                  on_start: Callable[[str], None] | None = None):
         """Build every missing asset for the images under `prefix`; a rerun does only what is missing.
 
         Each image's result (key, status, asset_id, glb_key, seconds, error, node) goes to `on_result`
@@ -538,6 +539,8 @@ class StudioClient:
         keys = list(self.image_keys(prefix))  # listed page by page; a bad prefix fails before the cluster
         self.connect()
         plan = self.batch_plan(self.cluster_status(), rows_per_call)
+        if on_start is not None:  # e.g. "no GPU in the cluster: falling back to CPU (slower)"
+            on_start(f"{len(keys)} image(s) under {prefix} in {self.store_description()}; {plan.message}")
         return run_batch(keys, prefix=prefix, storage_settings=self.storage_settings, settings=identity, plan=plan,
                          report_prefix=report_prefix, progress_bars=progress_bars, on_result=on_result)
 
@@ -564,10 +567,12 @@ class StudioClient:
 
         from storage.keys import batch_report_prefix
 
+        key = batch_report_prefix(name) + "summary.json"
         try:
-            return json.loads(self._catalog.read(batch_report_prefix(name) + "summary.json"))
+            summary = json.loads(self._catalog.read(key))
         except (ValueError, LookupError):
             return None
+        return {**summary, "url": self._catalog.url(key)}
 
     @_door
     def batch_failures(self, name: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -44,10 +44,11 @@ class BatchSummary:
     counts: dict[str, int] = field(default_factory=lambda: {"exists": 0, "generated": 0, "failed": 0})
     nodes: dict[str, int] = field(default_factory=dict)  # images generated per node
     report: str | None = None
+    plan: str = ""  # where the generation stage ran, and why
 
     def to_dict(self) -> dict[str, Any]:
         return {"prefix": self.prefix, "images": self.images, "seconds": round(self.seconds, 3), **self.counts,
-                "nodes": dict(sorted(self.nodes.items())), "report": self.report}
+                "nodes": dict(sorted(self.nodes.items())), "report": self.report, "plan": self.plan}
 
 
 class BatchReport:
@@ -92,7 +93,7 @@ def run_batch(keys: Iterable[str], *, prefix: str, storage_settings, settings: d
     _quiet_ray_data(progress_bars)
     started = time.perf_counter()
     rows = [{"key": key} for key in keys]  # keys only: bytes are read by the lookup stage
-    summary = BatchSummary(prefix=prefix, images=len(rows))
+    summary = BatchSummary(prefix=prefix, images=len(rows), plan=plan.message)
     report = BatchReport(open_store(storage_settings), report_prefix)
     if rows:
         context = ray.data.DataContext.get_current()

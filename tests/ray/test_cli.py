@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from ray_jobs.errors import EXIT_CLUSTER, EXIT_FAILED, EXIT_USAGE
 from tests.ray.images import object_png
@@ -16,6 +17,7 @@ from tests.ray.images import object_png
 pytestmark = pytest.mark.ray
 
 QUICK = ["--resolution", "128"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -134,7 +136,7 @@ def test_job_commands_find_the_jobs_api_from_ray_address(studio_env, ray_cluster
         assert "http://127.0.0.1:8265" in listed.stderr and "RAY_JOBS_ADDRESS" in listed.stderr
 
 
-def test_submit_batch_runs_as_a_ray_job(studio_client, studio_env, ray_cluster):
+def test_submit_batch_runs_as_a_ray_job(studio_client, studio_env, ray_cluster, monkeypatch):
     studio_client.upload_source(object_png(50), "remote-batch.png")
     submitted = cli(studio_env, "submit-batch", "images/uploaded/", "--address", ray_cluster.dashboard_url)
     assert submitted.returncode == 0, submitted.stderr
@@ -151,7 +153,20 @@ def test_submit_batch_runs_as_a_ray_job(studio_client, studio_env, ray_cluster):
     assert state == "succeeded", logs
     summary = json.loads(logs.strip().splitlines()[-1])["summary"]
     assert summary["generated"] == 1
-    assert job_id in {row["job_id"] for row in json_lines(cli(studio_env, "jobs", "--json").stdout)}
+    listed = {row["job_id"]: row for row in json_lines(cli(studio_env, "jobs", "--json").stdout)}
+    assert listed[job_id]["report"] == job_id
+
+    # The batch left its report in the store, where the Jobs page finds it by the Ray Job's id.
+    report = studio_client.batch_report(job_id)
+    assert (report["images"], report["generated"], report["failed"]) == (1, 1, 0)
+    monkeypatch.setenv("LOCAL_STORAGE_DIR", studio_env["LOCAL_STORAGE_DIR"])
+    monkeypatch.delenv("USE_S3_STORAGE", raising=False)
+    page = AppTest.from_file(str(REPO / "dashboard" / "pages" / "jobs.py"), default_timeout=60).run()
+    assert not page.exception
+    table = next(frame.value for frame in page.dataframe if "report" in frame.value.columns)
+    row = table[table["id"] == job_id].iloc[0]
+    assert row["state"] == "succeeded" and "1 generated" in row["report"]
+    assert [metric.value for metric in page.metric][:2] == ["1", "1"]  # images, generated
 
 
 def test_job_outlives_the_cli_that_submitted_it(studio_client, studio_env, tmp_path):

@@ -46,10 +46,11 @@ def run(args: argparse.Namespace) -> int:
 
     summary = client.run_batch(args.prefix, cli_support.settings_from_args(args), report_name=args.report_name,
                                rows_per_call=args.rows_per_call, on_result=show,
+                               on_start=None if args.json else cli_support.warn,
                                progress_bars=cli_support.ProgressBars.on_terminal())
     line = summary.to_dict()
     if args.json:
         print(json.dumps({"summary": line}), flush=True)
     else:
-        print(" ".join(f"{name}={value}" for name, value in line.items() if name != "nodes"))
+        print(" ".join(f"{name}={value}" for name, value in line.items() if name not in ("nodes", "plan")))
     return EXIT_FAILED if summary.counts.get("failed") else EXIT_OK
