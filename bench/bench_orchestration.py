@@ -1,12 +1,11 @@
 """What Ray and the store add on top of the generator, measured side by side in one run.
 
-1. Overhead per job on a warm worker: submit -> manifest written, minus the generator's own
-   time (median over --jobs jobs submitted one after another, so nothing queues). Shown twice: with the model
-   export and thumbnail counted as overhead, and without them (Ray, registry, store only).
-2. `batch` over --images images (the Ray Job entrypoint, all workers) against calling the
-   generator directly in a loop on the same images: throughput ratio.
+Overhead per job on a warm worker: submit -> manifest written, minus the generator's own
+time (median over --jobs jobs submitted one after another, so nothing queues). Shown twice: with the
+model export and thumbnail counted as overhead, and without them (Ray, registry, store only).
+Batch throughput (Ray Data) has its own benchmark: bench/bench_batch.py.
 
-    python bench/bench_orchestration.py [--images 50] [--jobs 15] [--resolution 512]
+    python bench/bench_orchestration.py [--jobs 15] [--resolution 512]
 
 Uses a private local Ray and a fresh local store; prints figures, asserts nothing.
 """
@@ -14,7 +13,6 @@ Uses a private local Ray and a fresh local store; prints figures, asserts nothin
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import os
 import statistics
@@ -27,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image, ImageDraw  # noqa: E402
 
-from storage.store import open_store  # noqa: E402
 
 
 def object_image(variant: int, size: int) -> bytes:
@@ -66,54 +63,8 @@ def measure_overhead(client, settings: dict, jobs: int, size: int) -> None:
           f"{statistics.median(orchestration_overheads) * 1000:.0f} ms   (target <= 150 ms)")
 
 
-def direct_loop(generator, data: list[bytes], settings: dict, *, with_outputs: bool) -> float:
-    """Seconds to run the generator over every image in this process (optionally also GLB + thumbnail)."""
-    from ray_jobs.generators.export import export_mesh
-    from ray_jobs.generators.image_io import load_image
-    from ray_jobs.generators.thumbnail import render_thumbnail
-
-    started = time.perf_counter()
-    for image in data:
-        result = generator.generate(load_image(image), settings)
-        if with_outputs:
-            export_mesh(result.mesh, "glb")
-            render_thumbnail(result.mesh)
-    return time.perf_counter() - started
-
-
-def measure_batch(client, settings: dict, images: int, size: int) -> None:
-    from ray_jobs.cli.main import main
-    from ray_jobs.generators.registry import get_generator
-
-    data = [object_image(variant, size) for variant in range(images)]
-    generator = get_generator("inflate")
-    direct_loop(generator, data[:1], settings, with_outputs=True)  # warm up the direct path too
-    direct_s = direct_loop(generator, data, settings, with_outputs=False)
-    direct_outputs_s = direct_loop(generator, data, settings, with_outputs=True)
-
-    prefix = "images/generated/bench/"  # as if another tool had dropped them there
-    for variant, image in enumerate(data):
-        open_store(client.storage_settings).put(f"{prefix}{variant:03d}.png", image, content_type="image/png")
-    args = ["batch", prefix, "--json"]
-    if "resolution" in settings:
-        args += ["--resolution", str(settings["resolution"])]
-    workers = client.warm_up()
-    with contextlib.redirect_stdout(io.StringIO()) as output:
-        started = time.perf_counter()
-        code = main(args)
-        batch_s = time.perf_counter() - started
-    summary = output.getvalue().strip().splitlines()[-1]
-    print(f"batch over {images} images on {len(workers)} warm workers: exit {code}, {summary}")
-    print(f"  direct generator loop:                    {direct_s:6.1f} s ({images / direct_s:.2f} images/s)")
-    print(f"  direct loop + GLB export + thumbnail:     {direct_outputs_s:6.1f} s ({images / direct_outputs_s:.2f} images/s)")
-    print(f"  batch on Ray (GLB, thumbnail, manifest):  {batch_s:6.1f} s ({images / batch_s:.2f} images/s)")
-    print(f"  throughput batch / direct generator loop:          {direct_s / batch_s:.0%}   (target >= 85%)")
-    print(f"  throughput batch / direct loop with the same outputs: {direct_outputs_s / batch_s:.0%}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=15)
     parser.add_argument("--resolution", type=int, default=None, help="generator resolution (default: its own)")
     parser.add_argument("--size", type=int, default=256, help="image side in pixels")
@@ -137,7 +88,6 @@ def main() -> None:
     try:
         client.warm_up()
         measure_overhead(client, settings, args.jobs, args.size)
-        measure_batch(client, settings, args.images, args.size)
     finally:
         ray.shutdown()
 

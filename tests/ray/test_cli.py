@@ -166,7 +166,8 @@ def test_submit_batch_runs_as_a_ray_job(studio_client, studio_env, ray_cluster, 
     table = next(frame.value for frame in page.dataframe if "report" in frame.value.columns)
     row = table[table["id"] == job_id].iloc[0]
     assert row["state"] == "succeeded" and "1 generated" in row["report"]
-    assert [metric.value for metric in page.metric][:2] == ["1", "1"]  # images, generated
+    metrics = {metric.label: metric.value for metric in page.metric}
+    assert (metrics["Images"], metrics["Generated"], metrics["Failed"]) == ("1", "1", "0")
 
 
 def test_job_outlives_the_cli_that_submitted_it(studio_client, studio_env, tmp_path):
