@@ -1,6 +1,5 @@
 """Entry point of the dashboard: `streamlit run dashboard/app.py`. Layout and navigation only."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -8,8 +7,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
-# The 3D preview renders offscreen through EGL on machines without a display.
-os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 import streamlit as st  # noqa: E402
 

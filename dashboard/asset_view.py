@@ -21,9 +21,9 @@ def show_asset(client: StudioClient, manifest: Manifest, *, version: int | None 
     preview_column, facts_column = st.columns([3, 2], gap="medium")
     with preview_column:
         try:
-            from dashboard import viewer  # heavy (panel, vtk): loaded when a model is first shown
+            from dashboard import viewer  # heavy (pyvista, vtk): loaded when a model is first shown
 
-            shown = viewer.show_preview(glb.key, _reader(client, glb.key))
+            shown = viewer.show_preview(glb.key, lambda: client.preview_model(manifest, chosen.version))
             if shown.shown_faces < shown.source_faces:
                 st.caption(f"Preview simplified to {count(shown.shown_faces)} of {count(shown.source_faces)} "
                            "faces; downloads keep every face.")

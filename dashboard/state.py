@@ -74,8 +74,8 @@ def sidebar_summary() -> None:
 
 @st.cache_resource(show_spinner=False)
 def warm_up_in_background() -> threading.Thread:
-    """Import the 3D preview's libraries (panel, bokeh, VTK, trimesh: seconds) once per server, in the
-    background, so neither the first page nor the first preview waits for them."""
+    """Import the 3D preview's libraries (pyvista, VTK: seconds) once per server, in the background,
+    so neither the first page nor the first preview waits for them."""
 
     def load() -> None:
         import dashboard.viewer  # noqa: F401

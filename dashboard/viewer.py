@@ -1,82 +1,55 @@
-"""Offline 3D preview: a GLB shown as a textured, orbitable vtk.js scene in the page.
+"""The inline 3D preview: a pyvista scene shown with stpyvista's trame backend.
 
-The scene is built the way stpyvista's panel backend builds it (a pyvista Plotter saved through
-panel's VTK pane), but the JavaScript (bokeh, panel, vtk.js) is served by this Streamlit app from
-the installed packages instead of a CDN, so the preview works with no internet.
+stpyvista exports the scene as one self-contained HTML page (vtk.js inline, the texture kept) in
+a short-lived child process and hands it to its Streamlit component: nothing renders on the
+server, so no OpenGL context lives in the dashboard, and the browser asks no other host.
+The preview geometry (decimated when large) is made once per stored GLB and kept by key.
 """
 
 from __future__ import annotations
 
-import functools
-import io
+import multiprocessing
 import os
-import re
-import threading
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-# VTK renders offscreen through EGL on machines without a display; must be set before VTK makes a window.
-os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+import pyvista as pv
+import streamlit as st
 
-import bokeh  # noqa: E402
-import panel as pn  # noqa: E402
-import pyvista as pv  # noqa: E402
-import streamlit as st  # noqa: E402
-import streamlit.components.v1 as components  # noqa: E402  (only to serve JS folders)
-from bokeh.resources import Resources  # noqa: E402
-from panel.io.resources import CDN_DIST  # noqa: E402
+from dashboard.preview_mesh import PreviewMesh, preview_mesh
 
-from dashboard.preview_mesh import PreviewMesh, preview_mesh  # noqa: E402
-from ray_jobs.client.preview_model import PREVIEW_MAX_FACES, preview_model  # noqa: E402
-
-pn.extension("vtk")
-
-PANEL_DIST = Path(pn.__file__).parent / "dist"
-BOKEH_JS = Path(bokeh.__file__).parent / "server" / "static" / "js"
-_PLACEHOLDER_ROOT = "__studio_assets__/"
+BACKGROUND = "#f3f4f6"
+WINDOW_WIDTH = 640  # the browser scales the scene to the column; this only sets its aspect
 
 
-def asset_routes() -> tuple[str, str]:
-    """Register the bokeh and panel JS folders with Streamlit's component file server.
-
-    Streamlit serves a declared component's folder at `component/<name>/` with proper MIME types
-    (its app static folder serves .js as text/plain, which browsers refuse to run). Returns the
-    two URL prefixes, relative so they also work under a `server.baseUrlPath`.
-    """
-    bokeh_js = components.declare_component("bokeh_js", path=str(BOKEH_JS))
-    panel_dist = components.declare_component("panel_dist", path=str(PANEL_DIST))
-    return f"component/{bokeh_js.name}/", f"component/{panel_dist.name}/"
-
-
-def offline_html(html: str, bokeh_prefix: str, panel_prefix: str) -> str:
-    """Point every script and stylesheet of a panel page at the app's own asset routes."""
-    html = html.replace(_PLACEHOLDER_ROOT + "static/js/", bokeh_prefix)
-    html = html.replace(_PLACEHOLDER_ROOT + "static/extensions/panel/", panel_prefix)
-    html = html.replace(CDN_DIST, panel_prefix)
-    # The VTK view needs neither bokeh's WebGL glyphs nor ES-module shims: 0.2 MB less
-    # JavaScript to parse per preview. Favicons are decoration.
-    html = re.sub(r'<script type="text/javascript" src="[^"]*(?:bokeh-gl|es-module-shims)[^"]*"></script>\s*',
-                  "", html)
-    return re.sub(r'<link rel="(?:icon|apple-touch-icon)"[^>]*>', "", html)
+def prepare_export() -> None:
+    """What stpyvista's trame export needs from this process, set once before the first preview:
+    - the export runs in a child process made from a local function, which only the fork start
+      method can run (Python 3.14 defaults to forkserver);
+    - trame-vtklocal looks for its VTK-wasm bundle and downloads it when the folder is missing:
+      point it at a local folder (the export inlines vtk.js and does not need the bundle)."""
+    if os.name == "posix" and multiprocessing.get_start_method(allow_none=True) != "fork":
+        multiprocessing.set_start_method("fork", force=True)
+    # Nothing is drawn here, but VTK makes a window object per plotter: a software one, never an X one.
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
+    if not os.environ.get("VTK_WASM_DIR_OVERRIDE"):
+        folder = Path(tempfile.gettempdir()) / "asset-studio-vtk-wasm"
+        folder.mkdir(exist_ok=True)
+        os.environ["VTK_WASM_DIR_OVERRIDE"] = str(folder)
 
 
-# One offscreen render window for every preview: creating a GL context per preview costs memory
-# that Mesa never gives back. VTK is not thread-safe and Streamlit sessions run in threads: one lock.
-_SCENE_LOCK = threading.Lock()
-_RENDER_SIZE = (320, 240)  # panel renders once before serialising; the browser draws at its own size
+@dataclass(frozen=True)
+class PreviewShown:
+    source_faces: int
+    shown_faces: int
 
 
-@functools.cache
-def _shared_plotter() -> pv.Plotter:
-    plotter = pv.Plotter(off_screen=True, window_size=_RENDER_SIZE)
-    plotter.set_background("#f3f4f6")
-    return plotter
-
-
-def stage(plotter: pv.Plotter, mesh: PreviewMesh) -> None:
-    """Put `mesh` alone on the plotter's stage, lit and framed from the front."""
-    plotter.clear_actors()
+def scene(mesh: PreviewMesh, height: int) -> pv.Plotter:
+    """A plotter holding `mesh` alone, lit and framed from the front (not rendered here)."""
+    plotter = pv.Plotter(off_screen=True, window_size=(WINDOW_WIDTH, height))
+    plotter.set_background(BACKGROUND)
     # Grid-clustered meshes have folded slivers whose averaged normals show as dark specks: shade them flat.
     smooth = mesh.shown_faces == mesh.source_faces
     if mesh.texture is not None:
@@ -89,60 +62,30 @@ def stage(plotter: pv.Plotter, mesh: PreviewMesh) -> None:
     plotter.view_xy()
     plotter.camera.Azimuth(30)
     plotter.camera.Elevation(15)
+    return plotter
 
 
-def scene_html(mesh: PreviewMesh, *, bokeh_prefix: str, panel_prefix: str, height: int = 420) -> str:
-    """The full HTML page of one preview, with no reference to any remote host."""
-    with _SCENE_LOCK:
-        plotter = _shared_plotter()
-        stage(plotter, mesh)
-        try:
-            pane = pn.pane.VTK(plotter.ren_win, height=height, sizing_mode="stretch_width",
-                               orientation_widget=True, enable_keybindings=False)
-            buffer = io.StringIO()
-            pane.save(buffer, title="3D preview", resources=Resources(mode="server", root_url=_PLACEHOLDER_ROOT))
-            html = buffer.getvalue()
-            _forget(pane)
-        finally:
-            plotter.clear_actors()  # drop the mesh and its texture until the next preview
-    return offline_html(html, bokeh_prefix, panel_prefix)
+def show_preview(cache_key: str, load_model: Callable[[], object], *, height: int = 420) -> PreviewShown:
+    """Show one stored model; `cache_key` names it (stored keys never change their content)."""
+    mesh = _preview_for(cache_key, load_model)
+    _draw(cache_key, mesh, height)
+    return PreviewShown(mesh.source_faces, mesh.shown_faces)
 
 
-def _forget(pane) -> None:
-    """Panel registers every saved root in its server state (for live sessions we never run); drop
-    it, or each preview's serialised arrays stay in memory for good."""
-    from panel.io.state import state
-
-    for ref, (owner, root, document, _) in list(state._views.items()):
-        if owner is pane:
-            pane._cleanup(root)
-            document.clear()
-            del state._views[ref]
+@st.cache_resource(max_entries=16, show_spinner="Preparing the 3D preview…")
+def _preview_for(cache_key: str, _load_model: Callable[[], object]) -> PreviewMesh:
+    """The decimated preview geometry, made once per stored GLB for every session."""
+    return preview_mesh(_load_model())
 
 
-def glb_scene_html(glb: bytes, *, bokeh_prefix: str, panel_prefix: str, height: int = 420,
-                   max_faces: int = PREVIEW_MAX_FACES) -> tuple[str, PreviewMesh]:
-    mesh = preview_mesh(preview_model(glb, max_faces=max_faces))
-    return scene_html(mesh, bokeh_prefix=bokeh_prefix, panel_prefix=panel_prefix, height=height), mesh
+@st.fragment
+def _draw(cache_key: str, mesh: PreviewMesh, height: int) -> None:
+    """In a fragment: reruns elsewhere on the page do not export the scene again."""
+    from stpyvista import stpyvista  # imports need a running Streamlit server
 
-
-@dataclass(frozen=True)
-class PreviewShown:
-    source_faces: int
-    shown_faces: int
-
-
-def show_preview(cache_key: str, load_glb: Callable[[], bytes], *, height: int = 420) -> PreviewShown:
-    """Show one GLB in the page. The HTML is cached per stored file (keys are immutable), so a
-    rerun neither downloads nor rebuilds it."""
-    bokeh_prefix, panel_prefix = asset_routes()
-    html, source_faces, shown_faces = _scene_for(cache_key, height, bokeh_prefix, panel_prefix, load_glb)
-    st.iframe(html, height=height + 8)
-    return PreviewShown(source_faces, shown_faces)
-
-
-@st.cache_data(max_entries=8, show_spinner="Preparing the 3D preview…")
-def _scene_for(cache_key: str, height: int, bokeh_prefix: str, panel_prefix: str,
-               _load_glb: Callable[[], bytes]) -> tuple[str, int, int]:
-    html, mesh = glb_scene_html(_load_glb(), bokeh_prefix=bokeh_prefix, panel_prefix=panel_prefix, height=height)
-    return html, mesh.source_faces, mesh.shown_faces
+    prepare_export()
+    plotter = scene(mesh, height)
+    try:
+        stpyvista(plotter, backend="trame", key=f"preview-{cache_key}")
+    finally:
+        plotter.close()

@@ -6,7 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh run
 # Fewer malloc arenas: Streamlit's script threads otherwise fragment memory preview after preview.
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
-export VTK_DEFAULT_OPENGL_WINDOW="${VTK_DEFAULT_OPENGL_WINDOW:-vtkEGLRenderWindow}"
 port="${STUDIO_PORT:-8501}"
 echo "Asset studio: open http://localhost:$port in your browser (Ctrl+C stops it)" >&2
 exec .venv/bin/streamlit run dashboard/app.py \

@@ -53,7 +53,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 # --- System libraries ---------------------------------------------------------------
-# VTK (the inline 3D preview) renders offscreen through EGL; Mesa provides it on CPU-only hosts.
+# VTK's rendering module (loaded to build the preview scene; nothing renders on the server, the
+# browser draws the exported vtk.js scene) links against GL: Mesa provides it on CPU-only hosts.
 if ! ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1'; then
     apt_install libegl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0
 fi

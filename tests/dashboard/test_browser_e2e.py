@@ -85,6 +85,12 @@ def test_generate_preview_download_exists_gallery(playwright, tmp_path):
         page.get_by_text("figure.png").first.wait_for()
         assert card_image.evaluate("img => img.complete && img.naturalWidth > 0")
         page.screenshot(path=SCREENSHOTS / "4-gallery.png", full_page=True)
+        opened_ms = time.time() * 1000
+        page.get_by_role("button", name="Open").first.click()
+        page.get_by_role("heading", name="figure.png").wait_for(timeout=30_000)
+        pixels = painted_preview(page, newer_than_ms=opened_ms)  # the Gallery's own preview, not a stale frame
+        assert pixels["webgl"] and pixels["painted_pixels"] > 2_000 and pixels["colours"] > 50, pixels
+        page.screenshot(path=SCREENSHOTS / "4b-gallery-asset.png", full_page=True)
 
         page.get_by_role("link", name="Jobs").click()
         page.get_by_text("CPUs free / total").wait_for(timeout=60_000)

@@ -57,7 +57,8 @@ def test_open_switch_version_and_delete(dashboard_env, catalog):
     assert any(m.value.replace(",", "") == str(1280) for m in at.metric)  # v2: subdivision 3 sphere
     version.set_value(1).run()
     assert any(m.value == "320" for m in at.metric)  # v1: subdivision 2 sphere
-    assert len(at.get("iframe")) == 1
+    [preview] = at.get("bidi_component")  # stpyvista's component, holding the exported scene
+    assert "stpyvista" in str(preview.proto) and not at.warning
     assert any(b.proto.label == "GLB" for b in at.get("download_button"))
 
     button(at, "Delete asset…").click().run()
