@@ -11,21 +11,20 @@ meet (store, cluster, input, job); the fronts print them as they are.
 
 from __future__ import annotations
 
-import functools
-import os
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ray_jobs.client.batches import BatchRuns
+from ray_jobs.client.door import door, env_number
+from ray_jobs.client.ray_jobs_api import RayJobsApi
 from ray_jobs.cluster import job_model as jobs
-from ray_jobs.cluster.connection import configured_address, connect
+from ray_jobs.cluster.connection import configured_address, connect, first_line
 from ray_jobs.cluster.job_model import JobSpec, JobStatus, ProgressEvent
 from ray_jobs.cluster.resources import ClusterStatus, default_pool_size, plan_gpus, read_cluster_status
 from ray_jobs.errors import (BadInput, BadSettings, ClusterProblem, JobCancelled, JobFailed, JobTimedOut, NotFound,
-                             RegistryLost, StudioError, translate)
+                             RegistryLost, translate)
 from storage.catalog import AssetCatalog, AssetPage, AssetVersion, Manifest, SourceImage
 from storage.keys import (FILE_NAMES, GENERATED_ASSETS, GENERATED_IMAGES, IMAGE_SUFFIXES, MODEL_ASSETS,
                           UPLOADED_IMAGES, asset_id_for, sha256_hex)
@@ -45,31 +44,12 @@ STORE_PREFIXES = {"Uploaded images": UPLOADED_IMAGES, "Generated images": GENERA
                   "Generated 3D assets": GENERATED_ASSETS, "Other 3D models": MODEL_ASSETS}
 
 
-def _door(method):
-    """Let only the typed errors of `ray_jobs.errors` out of a public method (lower layers' own
-    errors are translated; anything else is a bug and passes unchanged)."""
-
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except StudioError:
-            raise
-        except Exception as error:
-            translated = translate(error)
-            if translated is None:
-                raise
-            raise translated from error
-
-    return wrapper
-
-
 def ray_address_from_env() -> str | None:
     """The cluster RAY_ADDRESS names, or None for a private local Ray."""
     return configured_address()
 
 
-@_door
+@door
 def storage_settings_from_env(environ: Mapping[str, str] | None = None) -> StorageSettings:
     """The store settings from the environment (BadSettings names the variable to fix)."""
     return StorageSettings.from_env(environ)
@@ -77,7 +57,6 @@ def storage_settings_from_env(environ: Mapping[str, str] | None = None) -> Stora
 
 ProgressHandler = Callable[[ProgressEvent], None]
 WATCH_TIMEOUT_S = 2.0
-DEFAULT_ROWS_PER_CALL = 4  # images per call of a batch's generation actor: overhead vs even spread
 REGISTRY_RESTART_WAIT_S = 60.0  # how long a call waits for a restarting registry before giving up
 RETRY_PAUSE_S = 0.2
 
@@ -108,25 +87,10 @@ def glb_key(manifest: Manifest, version: int | None = None) -> str:
 
 
 def _worker_gpus() -> float | None:
-    return _env_number("ASSET_STUDIO_WORKER_GPUS", None)
+    return env_number("ASSET_STUDIO_WORKER_GPUS", None)
 
 
-def _env_number(name: str, default: float | None) -> float | None:
-    """A non-negative number of GPUs or CPUs per worker from the environment."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise BadSettings(f"{name}={text!r} is not a number of 0 or more",
-                          "Set it to what each worker should reserve (e.g. 1 or 0.5), or unset it.")
-    return value
-
-
-class StudioClient:
+class StudioClient(BatchRuns, RayJobsApi):
     def __init__(self, *, storage_settings: StorageSettings | None = None, ray_address: str | None = None,
                  allow_cpu_fallback: bool | None = None, pool_size: int | None = None,
                  worker_gpus: float | None = None, worker_cpus: float | None = None):
@@ -139,7 +103,7 @@ class StudioClient:
         self.ray_address = configured_address(ray_address)
         self.pool_size = pool_size
         self.worker_gpus = _worker_gpus() if worker_gpus is None else worker_gpus
-        self.worker_cpus = _env_number("ASSET_STUDIO_WORKER_CPUS", 1.0) if worker_cpus is None else worker_cpus
+        self.worker_cpus = env_number("ASSET_STUDIO_WORKER_CPUS", 1.0) if worker_cpus is None else worker_cpus
         self._store_catalog: AssetCatalog | None = None
         self._where: str | None = None
         self._registry = None
@@ -154,12 +118,12 @@ class StudioClient:
             self._store_catalog = AssetCatalog(open_store(self.storage_settings))
         return self._store_catalog
 
-    @_door
+    @door
     def store_description(self) -> str:
         """Where assets live, for people: s3://bucket or the local folder."""
         return self._catalog.store.describe()
 
-    @_door
+    @door
     def generator_settings(self, generator: str | None = None) -> dict[str, dict[str, Any]]:
         """Each setting of a generator with its default, type and range (what forms offer)."""
         from ray_jobs.generators.registry import DEFAULT_GENERATOR, setting_specs
@@ -176,7 +140,7 @@ class StudioClient:
         return StudioClient._identity(settings)
 
     @staticmethod
-    @_door
+    @door
     def time_generator(image: bytes, settings: Mapping[str, Any], *, device: str | None = None,
                        repeat: int = 5) -> dict[str, Any]:
         """Run the generator here (no store, no cluster) `repeat` times after a warm-up: median seconds
@@ -206,7 +170,7 @@ class StudioClient:
 
         load_image(image)
 
-    @_door
+    @door
     def check(self, image: bytes, name: str, settings: Mapping[str, Any] | None = None) -> CheckResult:
         """Is there an asset for this image? An image without one must be usable (BadImage if not)."""
         identity = self._identity(settings)
@@ -219,12 +183,12 @@ class StudioClient:
                            exists=manifest is not None, manifest=manifest, key=key,
                            url=self._catalog.url(key) if key else None)
 
-    @_door
+    @door
     def upload_source(self, image: bytes, name: str) -> SourceImage:
         self._usable_image(image)  # refuse what cannot be generated before it lands in the store
         return self._catalog.save_source_image(image, name)
 
-    @_door
+    @door
     def source_images(self, *, limit: int = 48, name_contains: str | None = None,
                       cursor: str | None = None) -> tuple[list[SourceImage], str | None]:
         """Source images already in the store, newest first, a page at a time."""
@@ -232,21 +196,21 @@ class StudioClient:
 
     def image_keys(self, prefix: str) -> Iterator[str]:
         """Keys of the source images under a store prefix, page by page (never the whole listing at once)."""
-        listing = _door(self._catalog.store.iter_keys)(prefix)
+        listing = door(self._catalog.store.iter_keys)(prefix)
         while True:
-            info = _door(next)(listing, None)
+            info = door(next)(listing, None)
             if info is None:
                 return
             if info.key.lower().endswith(IMAGE_SUFFIXES):
                 yield info.key
 
-    @_door
+    @door
     def list_assets(self, *, limit: int = 24, cursor: str | None = None,
                     name_contains: str | None = None) -> AssetPage:
         """Assets newest first; damaged manifests are left out and named in `skipped`."""
         return self._catalog.list_assets(limit=limit, cursor=cursor, name_contains=name_contains)
 
-    @_door
+    @door
     def get_asset(self, asset_id: str) -> Manifest:
         manifest = self._catalog.get(asset_id)
         if manifest is None:
@@ -254,7 +218,7 @@ class StudioClient:
                            "It may have been deleted; list assets with `python -m ray_jobs assets`.")
         return manifest
 
-    @_door
+    @door
     def delete_asset(self, asset_id: str) -> int:
         """Remove an asset with every version and file; the number of objects removed (NotFound if none)."""
         removed = self._catalog.delete(asset_id)
@@ -263,17 +227,17 @@ class StudioClient:
                            "List assets with `python -m ray_jobs assets`.")
         return removed
 
-    @_door
+    @door
     def read(self, key: str) -> bytes:
         """Bytes of a stored object (a model, thumbnail or source image)."""
         return self._catalog.read(key)
 
-    @_door
+    @door
     def url(self, key: str, *, expires_s: int | None = None) -> str:
         """A download link: presigned on S3 (`expires_s`, default S3_URL_EXPIRY_SECONDS), a file URL locally."""
         return self._catalog.url(key, expires_s=expires_s)
 
-    @_door
+    @door
     def model_file(self, manifest: Manifest, fmt: str = "glb",
                    version: int | None = None) -> tuple[str, str | None]:
         """(key, note) of the model in `fmt`: the stored file, else the GLB with a note saying so."""
@@ -284,7 +248,7 @@ class StudioClient:
         return chosen.files["glb"].key, (f"this version has no {fmt.upper()} file; the GLB is given instead. "
                                           "Regenerate with --force to store every format")
 
-    @_door
+    @door
     def export_format(self, manifest: Manifest, fmt: str, version: int | None = None) -> bytes:
         """The model in `fmt`: the stored file when the version has one, else converted from its GLB."""
         from ray_jobs.generators.export import export_mesh, load_glb
@@ -300,7 +264,7 @@ class StudioClient:
         if fmt not in MODEL_FORMATS:
             raise BadInput(f"Unknown model format '{fmt}'", f"Use one of {', '.join(MODEL_FORMATS)}.")
 
-    @_door
+    @door
     def preview_model(self, manifest: Manifest, version: int | None = None):
         """What the 3D preview draws (plain arrays, decimated when large) for a version's GLB."""
         from ray_jobs.client.preview_model import preview_model
@@ -354,11 +318,11 @@ class StudioClient:
                 return ray.get(getattr(registry, method).remote(*args))
             except RayTaskError as error:
                 if isinstance(error, RayActorError):  # a worker the registry called died: not the registry itself
-                    raise ClusterProblem(f"A worker died while answering: {_first_line(error)}",
+                    raise ClusterProblem(f"A worker died while answering: {first_line(str(error)) or type(error).__name__}",
                                          "Check the cluster with `python -m ray_jobs doctor`, then try again.") from error
                 raise error.cause from None  # the registry's own error (e.g. WorkerUnavailable), without Ray's wrapper
             except RayActorError as error:
-                reason = _first_line(error)
+                reason = first_line(str(error)) or type(error).__name__
             self._registry = None  # look it up again: Ray restarts it under the same name
             self._pool_config = None  # a restarted registry may need its pool again
             if time.monotonic() > deadline:
@@ -372,24 +336,24 @@ class StudioClient:
     def _pool(self) -> list[dict[str, Any]]:
         return self._ask("pool", create=False) or []
 
-    @_door
+    @door
     def cluster_status(self) -> ClusterStatus:
         self.connect()
         return read_cluster_status(self._where, self._pool())
 
-    @_door
+    @door
     def worker_pool(self) -> list[dict[str, Any]]:
         """Each warm worker: its name, node, GPU ids and current job."""
         self.connect()
         return self._pool()
 
-    @_door
+    @door
     def warm_up(self, timeout_s: float = 120.0) -> list[dict[str, Any]]:
         """Start the worker pool now and wait until every worker has its generator loaded."""
         self._ensure_pool(self.cluster_status())
         return self._ask("wait_ready", timeout_s)
 
-    @_door
+    @door
     def ping_worker(self, timeout_s: float = 60.0) -> dict[str, Any]:
         """Make sure the pool exists and one worker answers: its name, node and GPU ids."""
         self._ensure_pool(self.cluster_status())
@@ -411,7 +375,7 @@ class StudioClient:
 
     # ---- jobs --------------------------------------------------------------------------
 
-    @_door
+    @door
     def submit(self, image: bytes, name: str, settings: Mapping[str, Any] | None = None, *, force: bool = False,
                timeout_s: float | None = None, on_progress: ProgressHandler | None = None,
                source_key: str | None = None, formats: tuple[str, ...] = ()) -> Submission:
@@ -467,14 +431,14 @@ class StudioClient:
                                f"submitted as job {job_id}"))
         return Submission(answer["status"], asset_id, job_id, None, events)
 
-    @_door
+    @door
     def progress(self, job_id: str) -> JobStatus:
         status = self._ask("progress", job_id, create=False)
         if status is None:
             raise _no_such_job(job_id)
         return status
 
-    @_door
+    @door
     def wait(self, job_id: str, *, poll_s: float = 0.2, on_progress: ProgressHandler | None = None,
              known_events: int = 0) -> JobStatus:
         """Follow a job to its end, handing each new progress event to `on_progress`.
@@ -494,12 +458,12 @@ class StudioClient:
             if status.finished:
                 return status
 
-    @_door
+    @door
     def jobs(self, limit: int = 100) -> list[JobStatus]:
         """Newest first; each with its latest event only (`progress` has them all)."""
         return self._ask("list_jobs", limit, create=False) or []
 
-    @_door
+    @door
     def cancel(self, job_id: str) -> bool:
         """True when the job will end cancelled; False when it already ended or is past its point of
         no return (writing its manifest), in which case it ends as that write ends."""
@@ -508,145 +472,10 @@ class StudioClient:
             raise _no_such_job(job_id)
         return answer
 
-    @_door
+    @door
     def result(self, job_id: str) -> Manifest:
         """The finished job's asset; JobFailed, JobTimedOut or JobCancelled when it ended without one."""
         return raise_for_end(self.wait(job_id))
-
-    @_door
-    # ---- batch: every image under a prefix, on Ray Data --------------------------------------
-
-    @_door
-    def run_batch(self, prefix: str, settings: Mapping[str, Any] | None = None, *, report_name: str | None = None,
-                  rows_per_call: int = DEFAULT_ROWS_PER_CALL, progress_bars: bool = False,
-                  on_result: Callable[[dict[str, Any]], None] | None = None,
-                  on_start: Callable[[str], None] | None = None):
-        """Build every missing asset for the images under `prefix`; a rerun does only what is missing.
-
-        Each image's result (key, status, asset_id, glb_key, seconds, error, node) goes to `on_result`
-        as it arrives and to the batch's report in the store; the summary is returned."""
-        from ray_jobs.cluster.batch_pipeline import run_batch
-        from storage.keys import batch_report_prefix
-
-        identity = self._identity(settings)
-        if rows_per_call < 1:
-            raise BadInput(f"{rows_per_call} images per call is too few", "Use 1 or more.")
-        name = report_name or f"batch-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
-        try:
-            report_prefix = batch_report_prefix(name)
-        except ValueError as error:
-            raise BadInput(str(error)) from None
-        keys = list(self.image_keys(prefix))  # listed page by page; a bad prefix fails before the cluster
-        self.connect()
-        plan = self.batch_plan(self.cluster_status(), rows_per_call)
-        if on_start is not None:  # e.g. "no GPU in the cluster: falling back to CPU (slower)"
-            on_start(f"{len(keys)} image(s) under {prefix} in {self.store_description()}; {plan.message}")
-        return run_batch(keys, prefix=prefix, storage_settings=self.storage_settings, settings=identity, plan=plan,
-                         report_prefix=report_prefix, progress_bars=progress_bars, on_result=on_result)
-
-    def batch_plan(self, status: ClusterStatus, rows_per_call: int = DEFAULT_ROWS_PER_CALL):
-        """The generation stage's placement: GPU actors when the cluster has (or is getting) GPUs, else
-        CPU actors when the fallback is allowed; between 1 and the pool size actors."""
-        from ray_jobs.cluster.batch_pipeline import BatchPlan
-
-        size_hint = self.pool_size or default_pool_size(status, 1.0 if status.gpus_total else 0.0)
-        gpus = plan_gpus(status, allow_cpu_fallback=self.allow_cpu_fallback, pool_size=size_hint,
-                         worker_gpus=self.worker_gpus)
-        most = self.pool_size or default_pool_size(status, gpus.num_gpus)
-        # Start with what the cluster has free now; grow to `most` as the autoscaler adds nodes.
-        free = status.gpus_free / gpus.num_gpus if gpus.num_gpus else status.cpus_free / max(self.worker_cpus, 0.01)
-        least = max(1, min(most, int(free)))
-        return BatchPlan(num_gpus=gpus.num_gpus, num_cpus=self.worker_cpus, min_actors=least, max_actors=most,
-                         rows_per_call=rows_per_call,
-                         message=f"{gpus.message}; generation on {least} to {most} actor(s)")
-
-    @_door
-    def batch_report(self, name: str) -> dict[str, Any] | None:
-        """A batch's summary from its report in the store (None while it runs or when there is none)."""
-        import json
-
-        from storage.keys import batch_report_prefix
-
-        key = batch_report_prefix(name) + "summary.json"
-        try:
-            summary = json.loads(self._catalog.read(key))
-        except (ValueError, LookupError):
-            return None
-        return {**summary, "url": self._catalog.url(key)}
-
-    @_door
-    def batch_failures(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
-        """The failed images of a batch (key and reason), from its report, at most `limit`."""
-        import json
-
-        from storage.keys import batch_report_prefix
-
-        failures: list[dict[str, Any]] = []
-        for info in self._catalog.store.iter_keys(batch_report_prefix(name)):
-            if not info.key.endswith(".jsonl"):
-                continue
-            for line in self._catalog.read(info.key).decode().splitlines():
-                row = json.loads(line) if line.strip() else {}
-                if row.get("status") == "failed":
-                    failures.append(row)
-                    if len(failures) >= limit:
-                        return failures
-        return failures
-
-    # ---- Ray Jobs (the cluster's Jobs API: batches submitted with submit-batch) ----------------
-
-    @_door
-    def ray_jobs(self, address: str | None = None) -> list[dict[str, Any]]:
-        from ray_jobs.cluster.ray_job_api import list_ray_jobs
-
-        self._reach_for_jobs_api(address)
-        return list_ray_jobs(address)
-
-    def _reach_for_jobs_api(self, address: str | None) -> None:
-        """Without an explicit Jobs API address, ask the RAY_ADDRESS cluster where its dashboard is
-        (it knows; guessing HOST:8265 misses a dashboard bound to the head's loopback)."""
-        if address or os.environ.get("RAY_JOBS_ADDRESS", "").strip() or not self.ray_address:
-            return
-        try:
-            self.connect()
-        except ClusterProblem:
-            pass  # the Jobs API lookup then says where it looked
-
-    @staticmethod
-    def is_ray_job(job_id: str) -> bool:
-        """Ray Job ids (raysubmit_...) versus generation job ids (gen-...)."""
-        from ray_jobs.cluster.ray_job_api import is_ray_job_id
-
-        return is_ray_job_id(job_id)
-
-    @_door
-    def ray_job_status(self, job_id: str, address: str | None = None) -> dict[str, Any]:
-        from ray_jobs.cluster.ray_job_api import ray_job_status
-
-        self._reach_for_jobs_api(address)
-        return ray_job_status(job_id, address)
-
-    @_door
-    def ray_job_logs(self, job_id: str, address: str | None = None) -> str:
-        from ray_jobs.cluster.ray_job_api import ray_job_logs
-
-        self._reach_for_jobs_api(address)
-        return ray_job_logs(job_id, address)
-
-    @_door
-    def stop_ray_job(self, job_id: str, address: str | None = None) -> bool:
-        from ray_jobs.cluster.ray_job_api import stop_ray_job
-
-        self._reach_for_jobs_api(address)
-        return stop_ray_job(job_id, address)
-
-    @_door
-    def submit_batch(self, prefix: str, address: str | None = None) -> str:
-        """Run `batch PREFIX` on the cluster as a Ray Job; its submission id."""
-        from ray_jobs.cluster.ray_job_api import submit_batch
-
-        self._reach_for_jobs_api(address)
-        return submit_batch(prefix, address=address)
 
 
 def raise_for_end(status: JobStatus) -> Manifest:
@@ -665,8 +494,3 @@ def raise_for_end(status: JobStatus) -> Manifest:
 def _no_such_job(job_id: str) -> NotFound:
     return NotFound(f"No generation job {job_id} on this cluster",
                     "Finished jobs are kept for a day; list the known ones with `python -m ray_jobs jobs`.")
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
