@@ -50,7 +50,7 @@ def test_existing_asset_is_answered_at_once_from_the_store(dashboard_env, catalo
     assert not any("completed successfully" in t for t in texts(at, "success"))
     assert [s for s in at.get("expandable") if "cluster" in str(getattr(s.proto, "label", ""))] == []
     # The stored model is offered at once: preview frame and a download per format.
-    assert len(at.get("iframe")) == 1
+    assert len(at.get("bidi_component")) == 1  # stpyvista's preview
     assert sorted(b.proto.label for b in at.get("download_button")) == ["GLB", "OBJ", "PLY", "STL"]
     assert elapsed < 30 and at.session_state["generate_runs"][0].asset_id == manifest.asset_id
 
@@ -127,7 +127,7 @@ def test_upload_generates_to_completion_with_live_progress(ray_cluster, dashboar
         assert stored is not None and stored.name == run.name
         stages = [event.stage for event in run.events]
         assert stages[0] == "lookup" and "submitted" in stages and run.percent == 100.0
-    assert len(at.get("iframe")) == 1  # the first finished model is previewed
+    assert len(at.get("bidi_component")) == 1  # the first finished model is previewed (stpyvista)
     assert sorted(b.proto.label for b in at.get("download_button")) == ["GLB", "OBJ", "PLY", "STL"]
 
     # Generating the same images again answers from the store, without a job.
