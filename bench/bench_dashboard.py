@@ -190,6 +190,7 @@ def main() -> None:
         print(f"store: {args.assets} assets ({args.previews} previewable) written in {fill_s:.1f} s")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "USE_S3", "S3_", "AWS_"))}
         env.update(LOCAL_STORAGE_DIR=str(workdir / "store"), ASSET_STUDIO_WORKERS="1", PYTHONPATH=str(REPO_ROOT))
+        env.setdefault("MALLOC_ARENA_MAX", "2")  # as scripts/dashboard.sh starts the dashboard
         with streamlit_server(env, workdir / "streamlit.log") as (url, process), sync_playwright() as playwright, \
                 offline_browser(playwright) as context:
             started = time.perf_counter()

@@ -32,6 +32,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".ti
 FILE_NAMES = {
     "glb": "model.glb",
     "thumbnail": "thumbnail.png",
+    "preview": "preview.glb",  # a decimated copy for the inline preview, only for large models
     "obj": "model_obj.zip",
     "ply": "model.ply",
     "stl": "model.stl",

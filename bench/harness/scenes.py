@@ -118,18 +118,23 @@ def textured_sphere(subdivisions: int = 3, texture_px: int = 64, seed: int = 0):
 
 
 def publish_asset(catalog, image: bytes, name: str, *, settings: dict | None = None, mesh=None):
-    """Publish a real (small) asset for `image` under the identity the dashboard looks up."""
+    """Publish a real asset for `image` under the identity the dashboard looks up, with the files
+    a job writes (a preview copy too when the mesh is large)."""
     from ray_jobs.generators.export import export_mesh
+    from ray_jobs.generators.preview import preview_glb
     from ray_jobs.generators.registry import identity_settings
     from ray_jobs.generators.thumbnail import render_thumbnail
     from storage.keys import sha256_hex
 
     mesh = mesh if mesh is not None else textured_sphere()
     identity = identity_settings("inflate", settings or {})
+    files = {"glb": (export_mesh(mesh, "glb"), "model/gltf-binary"),
+             "thumbnail": (render_thumbnail(mesh, size=96), "image/png")}
+    preview = preview_glb(mesh)
+    if preview is not None:
+        files["preview"] = (preview, "model/gltf-binary")
     return catalog.publish(
         image_sha256=sha256_hex(image), name=name, generator="inflate",
-        settings={k: v for k, v in identity.items() if k != "generator"},
-        files={"glb": (export_mesh(mesh, "glb"), "model/gltf-binary"),
-               "thumbnail": (render_thumbnail(mesh, size=96), "image/png")},
+        settings={k: v for k, v in identity.items() if k != "generator"}, files=files,
         timings={"generate": 0.5}, quality={"faces": len(mesh.faces), "watertight": True, "iou": 0.97},
     )

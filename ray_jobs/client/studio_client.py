@@ -23,7 +23,7 @@ from ray_jobs.cluster import job_model as jobs
 from ray_jobs.cluster.connection import configured_address, connect, first_line
 from ray_jobs.cluster.job_model import JobSpec, JobStatus, ProgressEvent
 from ray_jobs.cluster.resources import ClusterStatus, default_pool_size, plan_gpus, read_cluster_status
-from ray_jobs.errors import (BadInput, BadSettings, ClusterProblem, JobCancelled, JobFailed, JobTimedOut, NotFound,
+from ray_jobs.errors import (BadInput, BadSettings, BrokenAsset, ClusterProblem, JobCancelled, JobFailed, JobTimedOut, NotFound,
                              RegistryLost, translate)
 from storage.catalog import AssetCatalog, AssetPage, AssetVersion, Manifest, SourceImage
 from storage.keys import (FILE_NAMES, GENERATED_ASSETS, GENERATED_IMAGES, IMAGE_SUFFIXES, MODEL_ASSETS,
@@ -37,8 +37,8 @@ __all__ = [
     "STORE_PREFIXES", "ray_address_from_env", "storage_settings_from_env",
 ]
 
-# Model files a version can hold besides its thumbnail, GLB first.
-MODEL_FORMATS = tuple(kind for kind in FILE_NAMES if kind != "thumbnail")
+# Model files a version can hold besides its thumbnail and preview, GLB first.
+MODEL_FORMATS = tuple(kind for kind in FILE_NAMES if kind not in ("thumbnail", "preview"))
 # The bucket layout, for people.
 STORE_PREFIXES = {"Uploaded images": UPLOADED_IMAGES, "Generated images": GENERATED_IMAGES,
                   "Generated 3D assets": GENERATED_ASSETS, "Other 3D models": MODEL_ASSETS}
@@ -267,9 +267,22 @@ class StudioClient(BatchRuns, RayJobsApi):
     @door
     def preview_model(self, manifest: Manifest, version: int | None = None):
         """What the 3D preview draws (plain arrays, decimated when large) for a version's GLB."""
+        from dataclasses import replace
+
         from ray_jobs.client.preview_model import preview_model
 
-        return preview_model(self._catalog.read(glb_key(manifest, version)))
+        chosen = manifest.latest_version if version is None else manifest.version(version)
+        # small, or published before previews were made at job time: the model is its own preview
+        stored = chosen.files.get("preview") or chosen.files["glb"]
+        data = self._catalog.read(stored.key)
+        try:
+            model = preview_model(data)
+        except Exception as error:  # noqa: BLE001 - whatever a damaged file makes the parser raise
+            raise BrokenAsset(f"The model file {stored.key} cannot be shown ({first_line(str(error))})",
+                              "Download it to look at it elsewhere, or regenerate the asset.") from None
+        if stored is chosen.files["glb"]:
+            return model
+        return replace(model, source_faces=int(chosen.quality.get("faces") or model.source_faces))
 
     def doctor(self, *, storage_only: bool = False) -> list:
         """Each check of settings, store and cluster as a ✓/✗ line with the fix (never raises for a fault)."""

@@ -98,11 +98,12 @@ class GenerateModels:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         from ray_jobs.generators.export import export_mesh
         from ray_jobs.generators.image_io import load_image
+        from ray_jobs.generators.preview import preview_glb
         from ray_jobs.generators.thumbnail import render_thumbnail
 
         rows = _rows(batch)
         for row in rows:
-            row["glb"] = row["thumbnail"] = b""
+            row["glb"] = row["thumbnail"] = row["preview"] = b""
             row["quality"] = row["timings"] = "{}"
             if row["status"] != PENDING:
                 row["image"] = b""
@@ -113,6 +114,7 @@ class GenerateModels:
                                                   device=self._device)
                 row["glb"] = export_mesh(result.mesh, "glb")
                 row["thumbnail"] = render_thumbnail(result.mesh)
+                row["preview"] = preview_glb(result.mesh) or b""  # large models only
                 row["quality"] = json.dumps(result.quality, default=str)
                 row["timings"] = json.dumps(result.timings)
                 row["node"] = _node()
@@ -120,7 +122,7 @@ class GenerateModels:
                 row["status"], row["error"] = FAILED, _error_text(error)
             row["image"] = b""  # not carried further
             row["seconds"] = float(row["seconds"]) + time.perf_counter() - started
-        return _columns(rows, (*RESULT_COLUMNS, "sha256", "glb", "thumbnail", "quality", "timings"))
+        return _columns(rows, (*RESULT_COLUMNS, "sha256", "glb", "thumbnail", "preview", "quality", "timings"))
 
 
 def publish(batch: dict[str, np.ndarray], *, storage_settings, settings: dict[str, Any]) -> dict[str, list]:
@@ -131,12 +133,14 @@ def publish(batch: dict[str, np.ndarray], *, storage_settings, settings: dict[st
         if row["status"] != PENDING:
             continue
         started = time.perf_counter()
+        files = {"glb": (bytes(row["glb"]), "model/gltf-binary"), "thumbnail": (bytes(row["thumbnail"]), "image/png")}
+        if len(row["preview"]):
+            files["preview"] = (bytes(row["preview"]), "model/gltf-binary")
         try:
             manifest, published = catalog.publish_first(
                 image_sha256=str(row["sha256"]), settings=settings, name=str(row["key"]).rsplit("/", 1)[-1],
                 generator=settings["generator"], source_key=str(row["key"]),
-                files={"glb": (bytes(row["glb"]), "model/gltf-binary"),
-                       "thumbnail": (bytes(row["thumbnail"]), "image/png")},
+                files=files,
                 timings=json.loads(row["timings"]), quality=json.loads(row["quality"]))
             row["status"] = GENERATED if published else EXISTS
             row["glb_key"] = manifest.latest_version.files["glb"].key

@@ -120,6 +120,7 @@ class _JobRun:
     def execute(self) -> JobOutcome:
         from ray_jobs.generators.export import CONTENT_TYPES, export_mesh
         from ray_jobs.generators.image_io import load_image
+        from ray_jobs.generators.preview import preview_glb
         from ray_jobs.generators.registry import get_generator
         from ray_jobs.generators.thumbnail import render_thumbnail
 
@@ -155,6 +156,9 @@ class _JobRun:
             if fmt != "glb":
                 files[fmt] = (export_mesh(result.mesh, fmt), CONTENT_TYPES[fmt])
         files["thumbnail"] = (render_thumbnail(result.mesh), "image/png")
+        preview = preview_glb(result.mesh)  # large models only: the dashboard never parses the full one
+        if preview is not None:
+            files["preview"] = (preview, CONTENT_TYPES["glb"])
         self.step_seconds["export"] = time.perf_counter() - started
 
         self._step("upload", 0.0, "writing the files, then the manifest")

@@ -68,3 +68,15 @@ def test_open_switch_version_and_delete(dashboard_env, catalog):
     assert catalog.get(manifest.asset_id) is None
     assert any(s.value.startswith("Deleted **star.png**") for s in at.success)
     assert "No assets yet" in at.info[0].value
+
+
+def test_a_model_that_cannot_be_shown_says_so_and_keeps_the_downloads(dashboard_env, catalog, store_dir):
+    manifest = publish_asset(catalog, object_image("disc", 90), "damaged.png")
+    (store_dir / manifest.latest_version.files["glb"].key).write_bytes(b"glTF but nothing after")
+    at = AppTest.from_file(GALLERY, default_timeout=60).run()
+    open_buttons(at)[0].click().run()
+    assert not at.exception
+    [warning] = [w.value for w in at.warning]
+    assert "could not be shown" in warning and manifest.latest_version.files["glb"].key in warning
+    assert "regenerate" in warning and not at.get("bidi_component")
+    assert any(b.proto.label == "GLB" for b in at.get("download_button"))

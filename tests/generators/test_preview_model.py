@@ -7,7 +7,8 @@ from PIL import Image
 from trimesh.visual.material import PBRMaterial
 from trimesh.visual.texture import TextureVisuals
 
-from ray_jobs.client.preview_model import PREVIEW_MAX_TEXTURE_PX, PreviewModel, preview_model
+from ray_jobs.client.preview_model import PreviewModel, preview_model
+from ray_jobs.generators.preview import PREVIEW_MAX_TEXTURE_PX
 from ray_jobs.generators.export import export_mesh, load_glb
 from ray_jobs.generators.materials import sample_texture
 
@@ -111,3 +112,24 @@ def test_the_dashboard_draws_the_model_as_given(generated):
     assert np.allclose(shown.polydata.active_texture_coordinates, model.uv)
     assert shown.texture is model.texture
     assert (shown.source_faces, shown.shown_faces) == (model.source_faces, model.shown_faces)
+
+
+def test_a_large_model_gets_a_preview_copy_within_the_face_budget(tmp_path):
+    """Made once at publish time: the dashboard reads the light copy, never the full model."""
+    from bench.harness.scenes import publish_asset, textured_sphere
+    from ray_jobs.client import StudioClient
+    from ray_jobs.generators.preview import PREVIEW_MAX_FACES, preview_glb
+    from storage.catalog import AssetCatalog
+    from storage.settings import StorageSettings
+    from storage.store import open_store
+
+    assert preview_glb(textured_sphere(3)) is None  # small: the model is its own preview
+    settings = StorageSettings.from_env({"LOCAL_STORAGE_DIR": str(tmp_path)})
+    large = textured_sphere(7, texture_px=256)  # 327,680 faces
+    manifest = publish_asset(AssetCatalog(open_store(settings)), b"large image", "large.png", mesh=large)
+    files = manifest.latest_version.files
+    assert set(files) == {"glb", "thumbnail", "preview"} and files["preview"].size < files["glb"].size / 2
+
+    model = StudioClient(storage_settings=settings).preview_model(manifest)
+    assert model.source_faces == len(large.faces) and 0 < model.shown_faces <= PREVIEW_MAX_FACES
+    assert model.texture is not None and model.uv is not None and len(model.uv) == len(model.vertices)
