@@ -176,7 +176,7 @@ def main() -> None:
         rate = summary["images"] / summary["seconds"]
         rows.append(f"{label:<28} {summary['seconds']:8.1f} s  {rate:7.1f} images/s  "
                     f"{rate / args.workers / direct['images_per_s'] * 100:5.1f}% of the direct loop per worker (wall)  "
-                    f"failed {summary['failed']}  one version {run['assets_with_one_version']}/{run['assets']}  "
+                    f"failed {summary['failed']}  rerun after the loss and found published {summary['exists']}  one version {run['assets_with_one_version']}/{run['assets']}  "
                     f"driver peak RSS {run['driver_peak_rss_mb']} MB  per node {summary['nodes']}  "
                     f"removed {run['removed']}")
     print(f"direct loop, one core: {direct['images_per_s']:.1f} images/s wall, "

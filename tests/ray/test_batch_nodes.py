@@ -1,7 +1,9 @@
 """Batch across nodes: a head plus three worker nodes (each advertising a fake GPU; the work runs on
 CPU) from `ray.cluster_utils.Cluster`, 200 tiny images, and the worker node that has just built an
 image removed mid-batch, without warning. Every image must end with exactly one asset version and
-the summary must report no failure. Runs in its own process: a process holds one Ray connection.
+the summary must report no failure (an image whose result was lost with the node and that was
+already published is answered "exists" on its rerun). Runs in its own process: a process holds
+one Ray connection.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ def test_a_node_lost_mid_batch_costs_no_image_and_no_second_version():
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     summary = figures["summary"]
     assert figures["removed"] and figures["removed"]["at_result"] >= 50, figures["removed"]
-    assert (summary["images"], summary["generated"], summary["failed"]) == (200, 200, 0), summary
+    # Rows whose results were lost with the node run again; one already published by then is found
+    # by the lookup and answered "exists" (not built twice): every image is accounted for, none failed.
+    assert summary["images"] == summary["generated"] + summary["exists"] == 200 and summary["failed"] == 0, summary
     assert figures["assets"] == figures["assets_with_one_version"] == 200
-    assert sum(summary["nodes"].values()) == 200
+    assert sum(summary["nodes"].values()) == summary["generated"]
     assert figures["removed"]["node"] in " ".join(summary["nodes"])  # the lost node had built images
