@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.harness.browser import stop  # noqa: E402
 from storage import keys  # noqa: E402
 from storage.catalog import AssetCatalog  # noqa: E402
 from storage.manifest import AssetFile, AssetVersion  # noqa: E402
@@ -179,12 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         report(f"Gallery of {args.assets} assets, median of {args.page_repeats} rounds:",
                bench_gallery(catalog, args.page_repeats, args.naive), "list every key under 3d_assets/generated/")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, grace_s=5)
     return 0
 
 

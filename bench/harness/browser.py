@@ -54,12 +54,17 @@ def streamlit_server(env: dict[str, str], log_path: Path, *, port: int | None = 
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}", process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace_s=20)
+
+
+def stop(process: subprocess.Popen, grace_s: float) -> None:
+    """Ask a server we started to end; kill it when it has not within `grace_s`."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager

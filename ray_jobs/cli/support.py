@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ray_jobs.client import JobStatus, StudioClient, Submission
+from ray_jobs.client import JobStatus, StudioClient, Submission, ray_address_from_env
 from ray_jobs.client.studio_client import raise_for_end
 from ray_jobs.cli.progress_bars import ProgressBars
 from ray_jobs.cluster.job_model import DEFAULT_TIMEOUT_S, TIMEOUT_ENV, check_timeout
@@ -78,9 +78,7 @@ def client_from_args(args: argparse.Namespace) -> StudioClient:
 
 def existing_cluster_client() -> StudioClient:
     """A client for commands that inspect jobs: they must find a running cluster, never start one."""
-    from ray_jobs.cluster.connection import configured_address
-
-    return StudioClient(ray_address=configured_address() or "auto")
+    return StudioClient(ray_address=ray_address_from_env() or "auto")
 
 
 @dataclass

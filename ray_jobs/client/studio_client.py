@@ -86,10 +86,6 @@ def glb_key(manifest: Manifest, version: int | None = None) -> str:
     return chosen.files["glb"].key
 
 
-def _worker_gpus() -> float | None:
-    return env_number("ASSET_STUDIO_WORKER_GPUS", None)
-
-
 class StudioClient(BatchRuns, RayJobsApi):
     def __init__(self, *, storage_settings: StorageSettings | None = None, ray_address: str | None = None,
                  allow_cpu_fallback: bool | None = None, pool_size: int | None = None,
@@ -102,7 +98,7 @@ class StudioClient(BatchRuns, RayJobsApi):
             raise translate(error) or BadSettings(str(error)) from error
         self.ray_address = configured_address(ray_address)
         self.pool_size = pool_size
-        self.worker_gpus = _worker_gpus() if worker_gpus is None else worker_gpus
+        self.worker_gpus = env_number("ASSET_STUDIO_WORKER_GPUS", None) if worker_gpus is None else worker_gpus
         self.worker_cpus = env_number("ASSET_STUDIO_WORKER_CPUS", 1.0) if worker_cpus is None else worker_cpus
         self._store_catalog: AssetCatalog | None = None
         self._where: str | None = None
