@@ -35,6 +35,7 @@ def show_asset(client: StudioClient, manifest: Manifest, *, version: int | None 
         show_downloads(client, manifest, chosen, preferred_format=preferred_format, key=key)
         show_link(client, glb.key)
         show_quality(chosen)
+        show_origin(manifest)
 
 
 def show_downloads(client: StudioClient, manifest: Manifest, chosen: AssetVersion, *,
@@ -90,6 +91,17 @@ def show_quality(chosen: AssetVersion) -> None:
     if chosen.timings:
         with st.expander("Timings per step"):
             st.table({"step": list(chosen.timings), "time": [seconds(v) for v in chosen.timings.values()]})
+
+
+def show_origin(manifest: Manifest) -> None:
+    """Which generator, version and model weights made the asset (they are part of its identity)."""
+    settings = manifest.settings or {}
+    made_by = f"Made by **{manifest.generator}**"
+    if settings.get("generator_version"):
+        made_by += f" v{settings['generator_version']}"
+    if settings.get("weights_id"):
+        made_by += f" with weights `{settings.get('weights', '?')}` ({str(settings['weights_id'])[:19]}…)"
+    st.caption(made_by)
 
 
 def _reader(client: StudioClient, key: str):

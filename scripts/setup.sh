@@ -43,12 +43,15 @@ fi
 requirements=requirements.txt
 [ "$purpose" = test ] && requirements=requirements-test.txt
 # Reinstall only when the requirement files change: reruns start in a second.
-wanted="$(cat requirements.txt "$requirements" | sha256sum | cut -d' ' -f1)"
+wanted="$(cat requirements.txt "$requirements" pyproject.toml | sha256sum | cut -d' ' -f1)"
 stamp=".venv/.installed-$purpose"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     log "installing Python packages from $requirements (first run takes a few minutes)"
     .venv/bin/python -m pip install -q --upgrade pip >&2
     .venv/bin/python -m pip install -q -r "$requirements" >&2
+    # The project's own metadata: its generators (inflate, shap-e) are found through the same
+    # entry-point group as any plugin package's
+    .venv/bin/python -m pip install -q --no-deps -e . >&2
     echo "$wanted" > "$stamp"
 fi
 

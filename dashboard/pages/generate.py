@@ -5,12 +5,12 @@ import streamlit as st
 from dashboard import generation
 from dashboard.asset_view import FORMAT_LABELS, show_asset
 from dashboard.errors import explain
+from dashboard.generator_form import pick_generator
 from dashboard.progress_view import show_progress
 from dashboard.state import client_or_banner, connect_cluster, small_object, store_label
 from ray_jobs.client import IMAGE_SUFFIXES, MODEL_FORMATS
 
 IMAGE_TYPES = [suffix.lstrip(".") for suffix in IMAGE_SUFFIXES]
-RESOLUTIONS = [128, 256, 384, 512, 768, 1024, 1536, 2048]
 STORE_PICKS_PER_PAGE = 12
 DONE_MESSAGE = "✅ 3D generation completed successfully!"
 
@@ -52,22 +52,9 @@ with sources_column:
                                    type=IMAGE_TYPES, accept_multiple_files=True, key="uploads")
     with store_tab:
         picked = store_picker()
-def within(spec: dict, values: list[int]) -> list[int]:
-    """The choices the generator accepts (its declared range), its default among them."""
-    low, high = spec.get("min"), spec.get("max")
-    allowed = [v for v in values if (low is None or v >= low) and (high is None or v <= high)]
-    return sorted(set(allowed) | {int(spec["default"])})
-
-
 with settings_column:
-    specs = client.generator_settings()
+    generator_name, generator_settings = pick_generator(client)
     output_format = st.selectbox("Output format", MODEL_FORMATS, format_func=lambda fmt: FORMAT_LABELS[fmt])
-    resolution = st.select_slider("Resolution", within(specs["resolution"], RESOLUTIONS),
-                                  value=int(specs["resolution"]["default"]),
-                                  help="Higher gives finer detail and takes longer.")
-    faces = specs["target_faces"]
-    target_faces = st.number_input("Target faces", min_value=int(faces["min"]), max_value=int(faces["max"]),
-                                   step=1_000, value=int(faces["default"]))
     generate = st.button("Generate 3D Model", type="primary", disabled=busy, width="stretch")
 
 inputs = [generation.SourceInput(upload.name, upload.getvalue()) for upload in uploads or []] + picked
@@ -75,7 +62,7 @@ if generate:
     if not inputs:
         st.warning("Upload an image or pick one from the store first.")
     else:
-        settings = {"resolution": resolution, "target_faces": target_faces}
+        settings = {"generator": generator_name, **generator_settings}
         runs = generation.check_all(client, inputs, settings)
         st.session_state.generate_runs = runs
         if any(run.state == "submitting" for run in runs):

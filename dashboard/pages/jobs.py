@@ -29,11 +29,29 @@ def cluster_section() -> bool:
     workers.metric("Generation workers", status.workers)
     st.caption("GPU types: " + (", ".join(status.gpu_names) if status.gpu_names else
                                 "none (jobs run on CPU, slower)" if not status.gpus_total else "not reported"))
+    show_pools(status.pool)
     with st.expander(f"Nodes ({len(status.nodes)})"):
         st.dataframe([{"address": node.get("address"), "head": node.get("head"), "CPUs": node.get("cpus"),
                        "GPUs": node.get("gpus"), "GPU type": ", ".join(node.get("gpu_names") or [])}
                       for node in status.nodes], hide_index=True, width="stretch")
     return True
+
+
+def show_pools(workers: list[dict]) -> None:
+    """One line per pool: the CPU pool runs every generator placed on CPU, each GPU generator has its own."""
+    if not workers:
+        st.caption("Worker pools: none yet (a pool starts with the first job that needs it).")
+        return
+    pools: dict[str, list[dict]] = {}
+    for worker in workers:
+        pools.setdefault(worker.get("pool") or "?", []).append(worker)
+    st.markdown("**Worker pools**")
+    st.dataframe([{"pool": name, "generators": ", ".join(members[0].get("serves") or members[0].get("generators") or []),
+                   "workers": len(members),
+                   "runs on": "GPU" if any(member.get("num_gpus") for member in members) else "CPU",
+                   "busy": sum(1 for member in members if member.get("job_id")),
+                   "nodes": len({member.get("node_id") for member in members if member.get("node_id")})}
+                  for name, members in sorted(pools.items())], hide_index=True, width="stretch")
 
 
 def jobs_section() -> None:

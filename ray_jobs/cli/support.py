@@ -24,18 +24,22 @@ from ray_jobs.cluster.job_model import DEFAULT_TIMEOUT_S, TIMEOUT_ENV, check_tim
 from ray_jobs.errors import EXIT_OK, ClusterProblem, StoreProblem, StudioError
 
 
-def add_generation_options(parser: argparse.ArgumentParser, *, time_limit: bool = True) -> None:
+def add_generation_options(parser: argparse.ArgumentParser, *, time_limit: bool = True, cluster: bool = True) -> None:
     parser.add_argument("--generator", default=None, metavar="NAME",
                         help="generator to use (default inflate; plugins add theirs through an entry point)")
     parser.add_argument("--set", dest="extra_settings", action="append", default=[], metavar="KEY=VALUE",
                         help="any other generator setting (repeatable); VALUE is read as JSON when it parses")
+    parser.add_argument("--weights", default=None, metavar="SOURCE",
+                        help="where a learned generator's model is: a folder, s3://bucket/prefix or a hub id "
+                             "(see `python -m ray_jobs generators`)")
     parser.add_argument("--resolution", type=int, default=None, help="working resolution in pixels")
     parser.add_argument("--faces", type=int, default=None, help="target number of faces")
     if time_limit:
         parser.add_argument("--timeout", type=_time_limit, default=None, metavar="S",
                             help="per-image time limit in seconds, counted from when a worker starts it "
                                  f"(default {DEFAULT_TIMEOUT_S:g}, or {TIMEOUT_ENV})")
-    add_cluster_options(parser)
+    if cluster:
+        add_cluster_options(parser)
 
 
 def _time_limit(text: str) -> float:
@@ -58,8 +62,8 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
             settings[key.strip()] = json.loads(text)
         except ValueError:
             settings[key.strip()] = text
-    settings.update((key, value) for key, value in (("resolution", args.resolution), ("target_faces", args.faces))
-                    if value is not None)
+    named = (("resolution", args.resolution), ("target_faces", args.faces), ("weights", args.weights))
+    settings.update((key, value) for key, value in named if value is not None)
     return settings
 
 

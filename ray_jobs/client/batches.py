@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ray_jobs.client.door import door
-from ray_jobs.cluster.resources import ClusterStatus, default_pool_size, plan_gpus
+from ray_jobs.cluster.resources import ClusterStatus, default_pool_size
 from ray_jobs.errors import BadInput
 
 DEFAULT_ROWS_PER_CALL = 4  # images per call of a batch's generation actor: overhead vs even spread
@@ -38,20 +38,19 @@ class BatchRuns:
             raise BadInput(str(error)) from None
         keys = list(self.image_keys(prefix))  # listed page by page; a bad prefix fails before the cluster
         self.connect()
-        plan = self.batch_plan(self.cluster_status(), rows_per_call)
+        plan = self.batch_plan(self.cluster_status(), rows_per_call, identity["generator"])
         if on_start is not None:  # e.g. "no GPU in the cluster: falling back to CPU (slower)"
             on_start(f"{len(keys)} image(s) under {prefix} in {self.store_description()}; {plan.message}")
         return run_batch(keys, prefix=prefix, storage_settings=self.storage_settings, settings=identity, plan=plan,
                          report_prefix=report_prefix, progress_bars=progress_bars, on_result=on_result)
 
-    def batch_plan(self, status: ClusterStatus, rows_per_call: int = DEFAULT_ROWS_PER_CALL):
-        """The generation stage's placement: GPU actors when the cluster has (or is getting) GPUs, else
-        CPU actors when the fallback is allowed; between 1 and the pool size actors."""
+    def batch_plan(self, status: ClusterStatus, rows_per_call: int = DEFAULT_ROWS_PER_CALL,
+                   generator: str | None = None):
+        """The generation stage's placement, as for single jobs (`placement`): GPU actors for a GPU generator
+        when the cluster has (or is getting) GPUs, else CPU actors; between 1 and the pool size actors."""
         from ray_jobs.cluster.batch_pipeline import BatchPlan
 
-        size_hint = self.pool_size or default_pool_size(status, 1.0 if status.gpus_total else 0.0)
-        gpus = plan_gpus(status, allow_cpu_fallback=self.allow_cpu_fallback, pool_size=size_hint,
-                         worker_gpus=self.worker_gpus)
+        gpus = self.placement(status, generator)
         most = self.pool_size or default_pool_size(status, gpus.num_gpus)
         # Start with what the cluster has free now; grow to `most` as the autoscaler adds nodes.
         free = status.gpus_free / gpus.num_gpus if gpus.num_gpus else status.cpus_free / max(self.worker_cpus, 0.01)

@@ -22,7 +22,7 @@ from ray_jobs.client.ray_jobs_api import RayJobsApi
 from ray_jobs.cluster import job_model as jobs
 from ray_jobs.cluster.connection import configured_address, connect, first_line
 from ray_jobs.cluster.job_model import JobSpec, JobStatus, ProgressEvent
-from ray_jobs.cluster.resources import ClusterStatus, default_pool_size, plan_gpus, read_cluster_status
+from ray_jobs.cluster.resources import ClusterStatus, default_pool_size, plan_placement, read_cluster_status
 from ray_jobs.errors import (BadInput, BadSettings, BrokenAsset, ClusterProblem, JobCancelled, JobFailed, JobTimedOut, NotFound,
                              RegistryLost, translate)
 from storage.catalog import AssetCatalog, AssetPage, AssetVersion, Manifest, SourceImage
@@ -56,6 +56,7 @@ def storage_settings_from_env(environ: Mapping[str, str] | None = None) -> Stora
 
 
 ProgressHandler = Callable[[ProgressEvent], None]
+CPU_POOL = "cpu"  # the one pool of CPU workers; GPU generators each have a pool named after them
 WATCH_TIMEOUT_S = 2.0
 REGISTRY_RESTART_WAIT_S = 60.0  # how long a call waits for a restarting registry before giving up
 RETRY_PAUSE_S = 0.2
@@ -103,7 +104,7 @@ class StudioClient(BatchRuns, RayJobsApi):
         self._store_catalog: AssetCatalog | None = None
         self._where: str | None = None
         self._registry = None
-        self._pool_config: tuple | None = None
+        self._pool_configs: dict[str, tuple] = {}  # per generator, as last sent to the registry
         self._lock = threading.Lock()  # the dashboard calls from several script threads
 
     # ---- store only --------------------------------------------------------------------
@@ -129,34 +130,70 @@ class StudioClient(BatchRuns, RayJobsApi):
         except ValueError as error:
             raise BadSettings(str(error)) from None
 
-    @staticmethod
-    def normalized_settings(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The full settings that identify an asset: the generator's name, its defaults, the overrides
-        (BadSettings names a wrong one)."""
-        return StudioClient._identity(settings)
-
-    @staticmethod
     @door
-    def time_generator(image: bytes, settings: Mapping[str, Any], *, device: str | None = None,
+    def generators(self, *, check_cluster: bool = False) -> list[dict[str, Any]]:
+        """Every installed generator: version, needs (GPU, memory, CPU fallback), settings, and its `status`:
+        "ready", "weights missing" (`problem` says how to provide them), "needs a GPU" the cluster lacks
+        (with `check_cluster`: then `placement` says where its workers would run), or "cannot be loaded"."""
+        from ray_jobs.generators.registry import DEFAULT_GENERATOR, available_generators, describe_generator
+        from ray_jobs.errors import NoGpuAvailable
+
+        names = sorted(available_generators(), key=lambda name: (name != DEFAULT_GENERATOR, name))
+        status = self.cluster_status() if check_cluster else None
+        listed = []
+        for name in names:
+            try:
+                info = describe_generator(name, self._s3_access())
+            except Exception as error:  # noqa: BLE001 - a broken plugin is listed with its reason, not fatal
+                listed.append({"name": name, "version": None, "needs": None, "settings": {}, "weights": None,
+                               "ready": False, "status": "cannot be loaded", "placement": None,
+                               "problem": f"{type(error).__name__}: {first_line(str(error))}"})
+                continue
+            info["status"], info["placement"] = ("ready" if info["ready"] else "weights missing"), None
+            if status is not None:
+                try:
+                    info["placement"] = self.placement(status, name).message
+                except NoGpuAvailable as error:
+                    info.update(ready=False, status="needs a GPU", problem=str(error))
+            listed.append(info)
+        return listed
+
+    def normalized_settings(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The full settings that identify an asset: the generator's name and version, its defaults, the
+        overrides, its weights' identity (BadSettings names a wrong one, or how to provide missing weights)."""
+        return self._identity(settings)
+
+    @door
+    def time_generator(self, image: bytes, settings: Mapping[str, Any], *, device: str | None = None,
                        repeat: int = 5) -> dict[str, Any]:
-        """Run the generator here (no store, no cluster) `repeat` times after a warm-up: median seconds
-        per step, CPU time, faces, IoU, peak memory. BadImage when the image cannot be used."""
+        """Run the generator here (no cluster) `repeat` times after a warm-up: median seconds per step, CPU
+        time, faces, IoU, peak memory, model load time. BadImage when the image cannot be used."""
         from ray_jobs.generators.benchmark import bench_image
         from ray_jobs.generators.registry import get_generator
+        from ray_jobs.generators.weights import weights_for_run
 
-        identity = StudioClient._identity(settings)
+        identity = self._identity(settings)
         generator = get_generator(identity["generator"])
-        return bench_image(generator, image, {k: v for k, v in identity.items() if k != "generator"}, device, repeat)
+        try:
+            weights = weights_for_run(generator, identity, self._s3_access())
+        except ValueError as error:
+            raise BadSettings(str(error)) from None
+        return bench_image(generator, image, identity, device, repeat, weights=weights)
 
-    @staticmethod
-    def _identity(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _s3_access(self):
+        """How this client reaches s3:// weights: the store's region and endpoint."""
+        from ray_jobs.generators.weights import S3Access
+
+        return S3Access(self.storage_settings.region, self.storage_settings.endpoint_url)
+
+    def _identity(self, settings: Mapping[str, Any] | None) -> dict[str, Any]:
         from ray_jobs.generators.registry import DEFAULT_GENERATOR, identity_settings
 
         overrides = dict(settings or {})
         name = overrides.pop("generator", DEFAULT_GENERATOR)
         try:
-            return identity_settings(name, overrides)
-        except ValueError as error:  # the generator names the bad setting
+            return identity_settings(name, overrides, self._s3_access())
+        except ValueError as error:  # the generator names the bad setting; missing weights say how to provide them
             raise BadSettings(str(error)) from None
 
     @staticmethod
@@ -333,7 +370,7 @@ class StudioClient(BatchRuns, RayJobsApi):
             except RayActorError as error:
                 reason = first_line(str(error)) or type(error).__name__
             self._registry = None  # look it up again: Ray restarts it under the same name
-            self._pool_config = None  # a restarted registry may need its pool again
+            self._pool_configs = {}  # a restarted registry may need its pools again
             if time.monotonic() > deadline:
                 raise RegistryLost(
                     f"The job registry on the cluster did not come back within {REGISTRY_RESTART_WAIT_S:g} s "
@@ -357,30 +394,46 @@ class StudioClient(BatchRuns, RayJobsApi):
         return self._pool()
 
     @door
-    def warm_up(self, timeout_s: float = 120.0) -> list[dict[str, Any]]:
-        """Start the worker pool now and wait until every worker has its generator loaded."""
-        self._ensure_pool(self.cluster_status())
+    def warm_up(self, timeout_s: float = 120.0, generator: str | None = None) -> list[dict[str, Any]]:
+        """Start a generator's worker pool now and wait until every worker has it loaded."""
+        self._ensure_pool(self.cluster_status(), generator)
         return self._ask("wait_ready", timeout_s)
 
     @door
-    def ping_worker(self, timeout_s: float = 60.0) -> dict[str, Any]:
-        """Make sure the pool exists and one worker answers: its name, node and GPU ids."""
-        self._ensure_pool(self.cluster_status())
-        return self._ask("ping_worker", timeout_s)
+    def ping_worker(self, timeout_s: float = 60.0, generator: str | None = None) -> dict[str, Any]:
+        """Make sure a generator's pool exists and one worker answers: its name, node and GPU ids."""
+        pool, _ = self._ensure_pool(self.cluster_status(), generator)
+        return self._ask("ping_worker", pool, timeout_s)
 
-    def _ensure_pool(self, status: ClusterStatus) -> str:
-        """Settle GPU vs CPU (stage 15%) and make sure the registry has warm workers."""
+    def placement(self, status: ClusterStatus, generator: str | None = None):
+        """Where `generator`'s workers run on this cluster (GPU plan and its message); NoGpuAvailable when
+        nowhere: the generator needs a GPU the cluster lacks and may not fall back to CPU."""
+        from dataclasses import asdict
+
+        from ray_jobs.generators.registry import DEFAULT_GENERATOR, get_generator
+
+        name = generator or DEFAULT_GENERATOR
+        needs = asdict(get_generator(name).needs)
+        size_hint = self.pool_size or default_pool_size(status, 1.0 if status.gpus_total and needs["gpu"] else 0.0)
+        return plan_placement(name, needs, status, allow_cpu_fallback=self.allow_cpu_fallback, pool_size=size_hint,
+                              worker_gpus=self.worker_gpus if needs["gpu"] else None)
+
+    def _ensure_pool(self, status: ClusterStatus, generator: str | None = None) -> tuple[str, str]:
+        """Settle GPU vs CPU for this generator (stage 15%) and make sure the pool that runs it has warm
+        workers: (pool name, the message for people). Every job placed on CPU shares one pool (warm with
+        the default generator, others loaded on first use), so CPUs are not held per generator; each GPU
+        generator has a pool of its own (its model stays loaded on its GPUs)."""
         from ray_jobs.generators.registry import DEFAULT_GENERATOR
 
-        size_hint = self.pool_size or default_pool_size(status, 1.0 if status.gpus_total else 0.0)
-        plan = plan_gpus(status, allow_cpu_fallback=self.allow_cpu_fallback, pool_size=size_hint,
-                         worker_gpus=self.worker_gpus)
+        name = generator or DEFAULT_GENERATOR
+        plan = self.placement(status, name)
+        pool, warm = (name, name) if plan.num_gpus else (CPU_POOL, DEFAULT_GENERATOR)
         size = self.pool_size or default_pool_size(status, plan.num_gpus)
         config = (size, plan.num_gpus, self.worker_cpus)
-        if self._pool_config != config:
-            self._ask("configure_pool", size, plan.num_gpus, self.worker_cpus, [DEFAULT_GENERATOR])
-            self._pool_config = config
-        return plan.message
+        if self._pool_configs.get(pool) != config:
+            self._ask("configure_pool", pool, size, plan.num_gpus, self.worker_cpus, [warm])
+            self._pool_configs[pool] = config
+        return pool, f"{name}: {plan.message}"
 
     # ---- jobs --------------------------------------------------------------------------
 
@@ -419,7 +472,8 @@ class StudioClient(BatchRuns, RayJobsApi):
         status = self.cluster_status()
         emit(jobs.client_event(jobs.STAGE_CLUSTER, f"{self._where}: {len(status.nodes)} node(s), "
                                                    f"{status.cpus_total:g} CPUs, {status.gpus_total:g} GPUs"))
-        emit(jobs.client_event(jobs.STAGE_GPU, self._ensure_pool(status)))
+        pool, placed = self._ensure_pool(status, identity["generator"])
+        emit(jobs.client_event(jobs.STAGE_GPU, placed))
 
         if source_key is None:
             source_key = self._catalog.save_source_image(image, name).key
@@ -428,7 +482,7 @@ class StudioClient(BatchRuns, RayJobsApi):
             dedupe_key=f"{self.store_description()}|{asset_id}", asset_id=asset_id, name=name,
             image_sha256=image_sha256, source_key=source_key, settings=identity,
             storage_settings=self.storage_settings, force=force, formats=tuple(f for f in formats if f != "glb"),
-            timeout_s=timeout_s, answer_grace_s=jobs.answer_grace_s(),
+            timeout_s=timeout_s, answer_grace_s=jobs.answer_grace_s(), pool=pool,
         )
         answer = self._ask("submit", spec, list(events))
         job_id = answer["job_id"]

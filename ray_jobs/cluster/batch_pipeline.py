@@ -108,7 +108,9 @@ def run_batch(keys: Iterable[str], *, prefix: str, storage_settings, settings: d
         dataset = (
             ray.data.from_items(rows, override_num_blocks=max(1, math.ceil(len(rows) / KEYS_PER_BLOCK)))
             .map_batches(lookup, fn_kwargs=stage_args, batch_size=LOOKUP_ROWS, num_cpus=0, compute=io_tasks)
-            .map_batches(GenerateModels, fn_constructor_kwargs={"settings": settings, "device": device},
+            .map_batches(GenerateModels, fn_constructor_kwargs={"settings": settings, "device": device,
+                                                                 "s3_region": storage_settings.region,
+                                                                 "s3_endpoint_url": storage_settings.endpoint_url},
                          batch_size=plan.rows_per_call, num_gpus=plan.num_gpus, num_cpus=plan.num_cpus,
                          compute=ray.data.ActorPoolStrategy(min_size=plan.min_actors, max_size=plan.max_actors))
             .map_batches(publish, fn_kwargs=stage_args, batch_size=plan.rows_per_call, num_cpus=0, compute=io_tasks)

@@ -84,16 +84,24 @@ def lookup(batch: dict[str, np.ndarray], *, storage_settings, settings: dict[str
 class GenerateModels:
     """The generation stage: one per actor of the pool, the generator warmed in the constructor."""
 
-    def __init__(self, settings: dict[str, Any], device: str | None):
+    def __init__(self, settings: dict[str, Any], device: str | None, s3_region: str = "us-east-1",
+                 s3_endpoint_url: str | None = None):
         from ray_jobs.generators.registry import get_generator
+        from ray_jobs.generators.weights import S3Access, weights_for_run
 
         import ray_jobs.generators.export  # noqa: F401 - imported now, not during the first image
         import ray_jobs.generators.thumbnail  # noqa: F401
 
-        self._settings = {key: value for key, value in settings.items() if key != "generator"}
+        self._settings = settings
         self._device = device
         self._generator = get_generator(settings["generator"])
         self._generator.warm_up()
+        # The model once per actor (fetched once per node); a missing one fails every image with its reason.
+        self._weights, self._weights_error = None, None
+        try:
+            self._weights = weights_for_run(self._generator, settings, S3Access(s3_region, s3_endpoint_url))
+        except ValueError as error:
+            self._weights_error = str(error)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         from ray_jobs.generators.export import export_mesh
@@ -110,8 +118,10 @@ class GenerateModels:
                 continue
             started = time.perf_counter()
             try:
+                if self._weights_error is not None:
+                    raise ValueError(self._weights_error)
                 result = self._generator.generate(load_image(bytes(row["image"])), self._settings,
-                                                  device=self._device)
+                                                  device=self._device, weights=self._weights)
                 row["glb"] = export_mesh(result.mesh, "glb")
                 row["thumbnail"] = render_thumbnail(result.mesh)
                 row["preview"] = preview_glb(result.mesh) or b""  # large models only

@@ -151,6 +151,7 @@ class JobSpec:
     timeout_s: float = DEFAULT_TIMEOUT_S  # counted by the worker from when it starts the job
     answer_grace_s: float = DEFAULT_ANSWER_GRACE_S  # then a silent worker is replaced
     job_id: str = ""
+    pool: str = "cpu"  # the worker pool that runs it: "cpu", or a GPU generator's own pool
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -6,7 +6,8 @@ actor it answers progress reads while workers run. It:
 
 - keeps one `JobRecord` per job and joins a request to a queued/running job only when that
   job will produce exactly what was asked (same asset, not forced, formats merged or not joined);
-- feeds a queue to a pool of warm `GenerationWorker` actors (one dispatcher coroutine each);
+- feeds one queue per pool to that pool's warm `GenerationWorker` actors (one dispatcher coroutine
+  each): the CPU pool runs every job placed on CPU, each GPU generator has a pool of its own;
 - reports the end each worker decides (done, cancelled, timed out), never its own guess, except
   for a worker silent past its time limit plus a grace period, which is replaced;
 - journals submissions and final states to the asset store and restarts itself (`max_restarts`):
@@ -54,8 +55,9 @@ class JobRegistry:
         self._active_by_key: dict[str, str] = {}
         self._slot_of_job: dict[str, WorkerSlot] = {}
         self._changed: dict[str, asyncio.Event] = {}
-        self._queue: asyncio.Queue[str] | None = None
-        self._pool = WorkerPool()
+        self._queues: dict[str, asyncio.Queue[str]] = {}  # per pool (one pool per generator)
+        self._pools: dict[str, WorkerPool] = {}
+        self._served: dict[str, set[str]] = {}  # pool -> generators whose jobs it was given
         self._dispatchers: list[asyncio.Task] = []
         self._journal_settings = journal_settings
         self._journal = None
@@ -69,7 +71,6 @@ class JobRegistry:
         """Read the journal back once (a restarted registry picks up where it stopped)."""
         if self._resumed is None:
             self._resumed = asyncio.get_running_loop().create_future()
-            self._queue = asyncio.Queue()
             try:
                 await self._resume()
             finally:
@@ -97,10 +98,10 @@ class JobRegistry:
             # The journal is written at submit and at the end, so an unfinished entry is always queued.
             record.add_event(record.percent, "retry", "the job registry restarted; queued again")
             self._active_by_key.setdefault(spec.dedupe_key, record.job_id)
-            self._queue.put_nowait(record.job_id)
-        if pool:
-            self._configure(PoolConfig(int(pool["size"]), float(pool["num_gpus"]), float(pool["num_cpus"]),
-                                       tuple(pool["generators"])))
+            self._queue_for(spec).put_nowait(record.job_id)
+        for name, config in _pool_configs(pool).items():
+            self._configure(name, PoolConfig(int(config["size"]), float(config["num_gpus"]),
+                                             float(config["num_cpus"]), tuple(config["generators"])))
 
     async def _in_thread(self, func, *args):
         return await asyncio.get_running_loop().run_in_executor(self._io, func, *args)
@@ -115,30 +116,43 @@ class JobRegistry:
 
     # ---- the pool -----------------------------------------------------------------------
 
-    async def configure_pool(self, size: int, num_gpus: float, num_cpus: float,
+    async def configure_pool(self, name: str, size: int, num_gpus: float, num_cpus: float,
                              generators: list[str]) -> list[dict[str, Any]]:
-        """Grow the pool to `size` warm workers with these resources (idempotent)."""
+        """Grow pool `name` ("cpu", or a GPU generator's) to `size` warm workers with these resources
+        (idempotent); `generators` are loaded as each worker starts, others on their first job."""
         await self._ready()
-        self._configure(PoolConfig(max(1, int(size)), float(num_gpus), float(num_cpus), tuple(generators)))
+        self._configure(name, PoolConfig(max(1, int(size)), float(num_gpus), float(num_cpus), tuple(generators)))
         if self._journal is not None:
             try:
-                await self._in_thread(self._journal.write_pool, self._pool.to_dict())
+                pools = {pool_name: pool.to_dict() for pool_name, pool in self._pools.items()}
+                await self._in_thread(self._journal.write_pool, {"pools": pools})
             except Exception as error:  # noqa: BLE001
                 logger.error("cannot journal the pool settings: %s", error)
-        return self._pool.describe()
+        return self._pools[name].describe()
 
-    def _configure(self, config: PoolConfig) -> None:
-        for slot in self._pool.configure(config):
-            self._dispatchers.append(asyncio.create_task(self._serve(slot)))
+    def _configure(self, name: str, config: PoolConfig) -> None:
+        pool = self._pools.setdefault(name, WorkerPool(name))
+        for slot in pool.configure(config):
+            self._dispatchers.append(asyncio.create_task(self._serve(pool, slot)))
+
+    def _queue_for(self, spec: JobSpec) -> asyncio.Queue[str]:
+        self._served.setdefault(spec.pool, set()).add(spec.settings["generator"])
+        return self._queues.setdefault(spec.pool, asyncio.Queue())
 
     def pool(self) -> list[dict[str, Any]]:
-        return self._pool.describe()
+        """Every worker of every pool, each naming its pool and the generators it has run jobs for."""
+        return [{**worker, "serves": sorted(self._served.get(name, ()))}
+                for name, pool in self._pools.items() for worker in pool.describe()]
 
     async def wait_ready(self, timeout_s: float) -> list[dict[str, Any]]:
-        return await self._pool.wait_ready(timeout_s)
+        for pool in self._pools.values():
+            await pool.wait_ready(timeout_s)
+        return self.pool()
 
-    async def ping_worker(self, timeout_s: float) -> dict[str, Any]:
-        return await self._pool.ping(timeout_s)
+    async def ping_worker(self, name: str, timeout_s: float) -> dict[str, Any]:
+        if name not in self._pools:
+            raise RuntimeError(f"there is no worker pool for {name} yet")
+        return await self._pools[name].ping(timeout_s)
 
     # ---- jobs ---------------------------------------------------------------------------
 
@@ -153,12 +167,13 @@ class JobRegistry:
         record = JobRecord(job_id=job_id, asset_id=spec.asset_id, name=spec.name, timeout_s=spec.timeout_s,
                            events=list(events))
         record.percent = max((event.percent for event in events), default=0.0)
+        queue = self._queue_for(spec)
         record.add_event(jobs.CLIENT_STAGE_PERCENT[jobs.STAGE_SUBMITTED], jobs.STAGE_SUBMITTED,
-                         f"submitted as job {job_id}; {self._queue.qsize()} job(s) ahead")
+                         f"submitted as job {job_id}; {queue.qsize()} job(s) ahead")
         self._records[job_id], self._specs[job_id] = record, spec
         self._active_by_key.setdefault(spec.dedupe_key, job_id)
         await self._journal_write(record)  # durable before anyone is told the job exists
-        self._queue.put_nowait(job_id)
+        queue.put_nowait(job_id)
         await self._expire_old()
         return {"status": "submitted", "job_id": job_id}
 
@@ -215,7 +230,7 @@ class JobRegistry:
             self._end(record, JobState.CANCELLED, "cancelled before it started")
             await self._journal_write(record)
             return True
-        answer = await self._pool.stop_job(self._slot_of_job.get(job_id), job_id)
+        answer = await WorkerPool.stop_job(self._slot_of_job.get(job_id), job_id)
         if record.state == JobState.QUEUED:  # its worker died while we asked and it waits for a retry
             self._end(record, JobState.CANCELLED, "cancelled before it started again")
             await self._journal_write(record)
@@ -248,30 +263,31 @@ class JobRegistry:
 
     # ---- dispatch -----------------------------------------------------------------------
 
-    async def _serve(self, slot: WorkerSlot) -> None:
-        """One dispatcher per slot: take the next queued job whenever the slot's worker is free."""
+    async def _serve(self, pool: WorkerPool, slot: WorkerSlot) -> None:
+        """One dispatcher per slot: take the pool's next queued job whenever the slot's worker is free."""
+        queue = self._queues.setdefault(pool.name, asyncio.Queue())
         while True:
             try:
-                if not await self._pool.make_ready(slot):
+                if not await pool.make_ready(slot):
                     continue
             except Exception:  # noqa: BLE001 - a dispatcher must never die; try again shortly
                 await asyncio.sleep(1.0)
                 continue
-            job_id = await self._queue.get()
+            job_id = await queue.get()
             record = self._records.get(job_id)
             if record is None or record.state != JobState.QUEUED:
                 continue  # cancelled while it waited
             try:
                 # A worker that died while idle is replaced here, before it can cost this job an attempt.
-                while not await self._pool.is_alive(slot):
-                    self._pool.start(slot)
-                    while not await self._pool.make_ready(slot):
+                while not await pool.is_alive(slot):
+                    pool.start(slot)
+                    while not await pool.make_ready(slot):
                         pass
                 if record.state != JobState.QUEUED:
                     continue
                 slot.job_id = job_id
                 self._slot_of_job[job_id] = slot
-                await self._run(slot, record)
+                await self._run(pool, slot, record)
             except Exception as error:  # noqa: BLE001 - never leave a job running
                 logger.exception("dispatching %s failed", job_id)
                 if not record.finished:
@@ -281,13 +297,13 @@ class JobRegistry:
                 slot.job_id = None
                 self._slot_of_job.pop(job_id, None)
 
-    async def _run(self, slot: WorkerSlot, record: JobRecord) -> None:
+    async def _run(self, pool: WorkerPool, slot: WorkerSlot, record: JobRecord) -> None:
         job_id = record.job_id
         spec = self._specs[job_id]
         if slot.info.get("warm_error"):  # the worker could not load its generator: say why, and retry it later
             self._end(record, JobState.FAILED, f"the worker could not start: {slot.info['warm_error']}")
             await self._journal_write(record)
-            self._pool.replace(slot)
+            pool.replace(slot)
             return
         record.attempts += 1
         record.worker = slot.name
@@ -303,42 +319,42 @@ class JobRegistry:
             # The worker enforces the limit itself; this wait only catches a worker that went silent.
             outcome = await asyncio.wait_for(asyncio.shield(reply), spec.timeout_s + spec.answer_grace_s)
         except asyncio.TimeoutError:
-            outcome = await self._silent_worker(slot, record, reply, spec.answer_grace_s)
+            outcome = await self._silent_worker(pool, slot, record, reply, spec.answer_grace_s)
         except RayActorError as error:
-            self._worker_died(slot, record, error)
+            self._worker_died(pool, slot, record, error)
             outcome = None
         if outcome is not None:
             self._settle(record, outcome)
         if record.finished:
             await self._journal_write(record)
 
-    async def _silent_worker(self, slot: WorkerSlot, record: JobRecord, reply: asyncio.Future,
+    async def _silent_worker(self, pool: WorkerPool, slot: WorkerSlot, record: JobRecord, reply: asyncio.Future,
                              grace_s: float) -> JobOutcome | None:
         """Past the time limit and the grace period without an answer: publishing still gets to finish."""
-        if await self._pool.stop_job(slot, record.job_id) == StopAnswer.PUBLISHING:
+        if await pool.stop_job(slot, record.job_id) == StopAnswer.PUBLISHING:
             try:
                 return await asyncio.wait_for(asyncio.shield(reply), grace_s)
             except asyncio.TimeoutError:
                 pass
             except RayActorError as error:
-                self._worker_died(slot, record, error)
+                self._worker_died(pool, slot, record, error)
                 return None
         silent = slot.name
-        self._pool.replace(slot)
+        pool.replace(slot)
         self._end(record, JobState.FAILED,
                   f"worker stopped answering: no answer {grace_s:g} s after the {record.timeout_s:g} s "
                   f"time limit; {silent} was replaced")
         return None
 
-    def _worker_died(self, slot: WorkerSlot, record: JobRecord, error: RayActorError) -> None:
+    def _worker_died(self, pool: WorkerPool, slot: WorkerSlot, record: JobRecord, error: RayActorError) -> None:
         reason = _short_reason(error)
-        self._pool.start(slot)
+        pool.start(slot)
         if record.state == JobState.STOPPING:
             self._end(record, JobState.CANCELLED, f"cancelled (its worker died: {reason})")
         elif record.attempts < MAX_ATTEMPTS:
             record.move(JobState.QUEUED, f"worker died ({reason}); retrying once", stage="retry")
             self._notify(record.job_id)
-            self._queue.put_nowait(record.job_id)
+            self._queue_for(self._specs[record.job_id]).put_nowait(record.job_id)
         else:
             self._end(record, JobState.FAILED, f"worker died: {reason}")
 
@@ -391,6 +407,15 @@ class JobRegistry:
                     await self._in_thread(self._journal.forget, job_id)
                 except Exception as error:  # noqa: BLE001
                     logger.error("cannot drop job %s from the journal: %s", job_id, error)
+
+
+def _pool_configs(journalled: dict | None) -> dict[str, dict]:
+    """Pool name -> settings from the journal (a journal from before GPU pools held the CPU pool alone)."""
+    if not journalled:
+        return {}
+    if "pools" in journalled:
+        return dict(journalled["pools"])
+    return {"cpu": journalled}
 
 
 def get_registry(create: bool = True, journal_settings: Any = None) -> ray.actor.ActorHandle | None:

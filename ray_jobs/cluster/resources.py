@@ -87,6 +87,32 @@ def plan_gpus(status: ClusterStatus, *, allow_cpu_fallback: bool, pool_size: int
     )
 
 
+def plan_placement(generator: str, needs: dict[str, Any], status: ClusterStatus, *, allow_cpu_fallback: bool,
+                   pool_size: int, worker_gpus: float | None = None, gpu_autoscale: bool | None = None) -> GpuPlan:
+    """Where one generator's workers run (stage 15%): CPU workers for a generator that uses no GPU;
+    GPU workers with its declared `num_gpus` for one that does, or CPU workers when both the deployment
+    and the generator allow the fallback; NoGpuAvailable with the reason when neither can."""
+    if not needs.get("gpu"):
+        return GpuPlan(0.0, f"CPU workers ({generator} does not use a GPU)")
+    if allow_cpu_fallback and not needs.get("cpu_fallback", True) and worker_gpus is None:
+        try:
+            plan = plan_gpus(status, allow_cpu_fallback=False, pool_size=pool_size, gpu_autoscale=gpu_autoscale)
+        except NoGpuAvailable:
+            raise NoGpuAvailable(
+                f"Generator {generator} needs a GPU and the Ray cluster at {status.address} has none",
+                "Add GPU nodes (the gpu_workers group of cluster.yaml, or ASSET_STUDIO_GPU_AUTOSCALE=1 on an "
+                "autoscaling cluster), or choose a generator that runs on CPU (`python -m ray_jobs generators`).",
+            ) from None
+    else:
+        plan = plan_gpus(status, allow_cpu_fallback=allow_cpu_fallback, pool_size=pool_size,
+                         worker_gpus=worker_gpus, gpu_autoscale=gpu_autoscale)
+    if plan.num_gpus and worker_gpus is None:
+        memory = float(needs.get("gpu_memory_gib") or 0)
+        note = f"; {generator} takes about {memory:g} GiB of GPU memory" if memory else ""
+        return GpuPlan(float(needs.get("num_gpus") or 1.0), plan.message + note)
+    return plan
+
+
 def default_pool_size(status: ClusterStatus, num_gpus: float) -> int:
     """One worker per GPU, or per CPU (leaving one free for the driver) on a CPU cluster."""
     configured = os.environ.get("ASSET_STUDIO_WORKERS")

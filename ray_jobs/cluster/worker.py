@@ -60,7 +60,10 @@ class GenerationWorker:
         from ray_jobs.generators.registry import get_generator
 
         for name in generator_names:
-            get_generator(name).warm_up()
+            generator = get_generator(name)
+            generator.warm_up()
+            if generator.weights is not None:
+                _preload_default_model(generator)
         return self.describe()
 
     def describe(self) -> dict[str, Any]:
@@ -105,6 +108,19 @@ class GenerationWorker:
         return self._stores[storage_settings]
 
 
+def _preload_default_model(generator: Any) -> None:
+    """Load the deployer's default model now so the first job does not wait for it; a model that is
+    not there is no reason to fail the worker (jobs naming other weights still run)."""
+    from ray_jobs.generators.base import resolve_device
+    from ray_jobs.generators.weights import resolve_weights
+
+    try:
+        weights = resolve_weights(generator, generator.weights.default_source())
+        generator.model_for(weights.folder, weights.identity, resolve_device(None))
+    except Exception as error:  # noqa: BLE001 - said in the log; the job that needs it says it to the user
+        logger.info("not preloading %s's default model: %s", generator.name, error)
+
+
 class _JobRun:
     """The steps of one job: load image, generate (mask, geometry, texture...), export, upload."""
 
@@ -135,6 +151,7 @@ class _JobRun:
             return existing
         image = load_image(self._catalog.read(spec.source_key))
         self.step_seconds["load image"] = time.perf_counter() - started
+        weights = self._weights(generator, settings)
 
         def on_generator_progress(step: str, fraction: float) -> None:
             self._report(jobs.worker_percent("generate", fraction), step, f"{step}")
@@ -145,6 +162,7 @@ class _JobRun:
             {key: value for key, value in settings.items() if key != "generator"},
             progress=on_generator_progress,
             should_cancel=lambda: self._control.should_stop(spec.job_id),
+            weights=weights,
         )
         self.step_seconds.update(result.timings)
         self.step_seconds["generate"] = time.perf_counter() - started
@@ -180,6 +198,23 @@ class _JobRun:
         self.step_seconds["upload"] = time.perf_counter() - started
         return JobOutcome("done", self.step_seconds, manifest=manifest.to_dict(), generated=generated,
                           device=result.device)
+
+    def _weights(self, generator: Any, settings: dict[str, Any]) -> Any:
+        """This job's model on this node (fetched from the store once per node), or None without one."""
+        from ray_jobs.generators.weights import S3Access, weights_for_run
+
+        asked = settings.get("generator_version")
+        if asked is not None and asked != generator.version:
+            raise ValueError(f"this cluster runs version {generator.version} of generator '{generator.name}', "
+                             f"the job asked for version {asked}: install the same version on both")
+        if generator.weights is None:
+            return None
+        self._step("load image", 1.0, "finding the model weights (fetched once per node)")
+        store = self._spec.storage_settings
+        started = time.perf_counter()
+        weights = weights_for_run(generator, settings, S3Access(store.region, store.endpoint_url))
+        self.step_seconds["weights"] = time.perf_counter() - started
+        return weights
 
     def _existing(self) -> JobOutcome | None:
         """The asset when it is already published (and the job is not forced to build a new version)."""

@@ -39,9 +39,10 @@ class PoolConfig:
 class WorkerSlot:
     """One place in the pool: the actor currently filling it and where it runs."""
 
-    def __init__(self, index: int, pool_token: str):
+    def __init__(self, index: int, pool_token: str, pool_name: str):
         self.index = index
         self.pool_token = pool_token
+        self.pool_name = pool_name
         self.generation = 0
         self.actor: ray.actor.ActorHandle | None = None
         self.config: PoolConfig | None = None
@@ -54,15 +55,17 @@ class WorkerSlot:
     def name(self) -> str:
         # The token tells pools apart: a restarted registry must not collide with its old workers' names
         # while Ray is still taking them down.
-        return f"asset_studio_worker_{self.pool_token}_{self.index}_{self.generation}"
+        return f"asset_studio_worker_{self.pool_name}_{self.pool_token}_{self.index}_{self.generation}"
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "job_id": self.job_id,
+        return {"name": self.name, "pool": self.pool_name, "job_id": self.job_id,
+                "generators": list(self.config.generators) if self.config else [],
                 "num_gpus": self.config.num_gpus if self.config else None, **self.info}
 
 
 class WorkerPool:
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name  # "cpu", or the GPU generator it serves
         self.slots: list[WorkerSlot] = []
         self.config: PoolConfig | None = None
         self.token = uuid.uuid4().hex[:6]
@@ -72,7 +75,7 @@ class WorkerPool:
         self.config = config
         added = []
         while len(self.slots) < config.size:
-            slot = WorkerSlot(len(self.slots), self.token)
+            slot = WorkerSlot(len(self.slots), self.token, self.name)
             self.slots.append(slot)
             self.start(slot)
             added.append(slot)

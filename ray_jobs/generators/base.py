@@ -33,6 +33,21 @@ repository by declaring an entry point (see ``registry.py``)::
   right = +X, image up = +Y, bounding box centred at the origin, longest side 1.0.
   It is watertight and carries a PBR base-colour texture.
 * ``device`` is "cpu", "cuda" (or "cuda:N"), or None for "cuda when available".
+
+Version 2 of the contract adds what a learned model needs (all optional; a generator that
+declares none of it is a version 1 generator and runs unchanged):
+
+* ``version`` (text) is part of an asset's identity: raise it whenever the same image and
+  settings would give a different model, so old assets are never answered for new output.
+* ``needs`` (:class:`Needs`) says where it can run: on CPU workers only, or on GPU workers
+  with ``num_gpus`` GPUs and ``gpu_memory_gib`` of GPU memory each, and whether it may fall
+  back to CPU workers on a cluster without GPUs.
+* ``weights`` (:class:`WeightsSpec`) declares a learned model. The generator then has a
+  ``weights`` setting naming where the model is: a local folder, ``s3://bucket/prefix``, or
+  a model hub id. The studio resolves it (syncs from S3 once per node, fetches from the hub
+  only where the deployer allows it), records its identity in the asset's identity, and
+  calls ``load_model(folder, device)`` once per worker and model; ``run`` finds the loaded
+  model as ``runner.model``. The generator never touches S3 or the hub itself.
 """
 
 from __future__ import annotations
@@ -45,6 +60,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # keep imports light: the registry is used by fast CLI commands
+    from pathlib import Path
+
     import numpy as np
     import trimesh
     from PIL import Image
@@ -52,8 +69,41 @@ if TYPE_CHECKING:  # keep imports light: the registry is used by fast CLI comman
 ProgressCallback = Callable[[str, float], None]
 Bound = int | float | None  # one side of a setting's range; None = open
 
+# Keys an asset's identity adds to a generator's settings (registry.identity_settings).
+IDENTITY_ONLY_KEYS = frozenset({"generator_version", "weights_id"})
+
 # Setting types by the Python type of their default; bool first, as a bool is also an int.
 _SETTING_TYPES = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
+
+
+@dataclass(frozen=True)
+class Needs:
+    """Where a generator can run. ``gpu`` False: CPU workers only (fast enough there). ``gpu`` True:
+    GPU workers with ``num_gpus`` each; on a cluster without GPUs, CPU workers when
+    ``cpu_fallback`` is allowed (slower), else the job is refused with the reason."""
+
+    gpu: bool = False
+    num_gpus: float = 1.0  # per worker, when on GPU
+    gpu_memory_gib: float = 0.0  # what one loaded model takes, for people and for placement
+    cpu_fallback: bool = True
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """A learned model's files. ``required_files`` must all be present in a usable folder;
+    ``hub_id`` is where the model hub has them; ``env`` names the variable a deployer sets to
+    the default location (a folder or s3://bucket/prefix)."""
+
+    hub_id: str
+    env: str
+    required_files: tuple[str, ...] = ()
+    setting: str = "weights"
+
+    def default_source(self) -> str:
+        """The deployer's location when set, else the hub id."""
+        import os
+
+        return os.environ.get(self.env, "").strip() or self.hub_id
 
 
 class ImageError(ValueError):
@@ -74,6 +124,28 @@ class GenerationResult:
     # CPU seconds of this process per step: close to the wall time an idle machine would
     # show for single-threaded steps, so benchmarks stay meaningful on a busy machine
     cpu_timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A model's files on this machine and their identity (a content hash or a hub revision)."""
+
+    folder: "Path"
+    identity: str
+    source: str  # what the weights setting said
+
+
+def resolve_device(device: str | None) -> str:
+    """"cuda" when available for None/"auto"; ValueError for a device this machine lacks."""
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device '{device}' was requested but CUDA is not available here: use device 'cpu'")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"unknown device '{device}': use 'cpu', 'cuda' or leave it empty for automatic")
+    return device
 
 
 class StepRunner:
@@ -102,6 +174,7 @@ class StepRunner:
         self._should_cancel = should_cancel
         self.timings: dict[str, float] = {}
         self.cpu_timings: dict[str, float] = {}
+        self.model: Any = None  # what load_model gave for this run's weights (None without weights)
 
     def run(self, step: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self._check_cancel(f"before step '{step}'")
@@ -162,6 +235,9 @@ class Generator(ABC):
     """Image + settings in, textured closed mesh out. See the module docstring."""
 
     name: str = ""
+    version: str = "1"
+    needs: Needs = Needs()
+    weights: WeightsSpec | None = None  # None: no learned model
     steps: tuple[str, ...] = ()
     step_weights: Mapping[str, float] = {}  # expected share of each step, for progress fractions
     setting_ranges: Mapping[str, tuple[Bound, Bound]] = {}  # (min, max) of numeric settings, inclusive
@@ -190,14 +266,16 @@ class Generator(ABC):
     def normalize_settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults merged with ``overrides``, validated; ValueError names the bad key.
 
-        A ``"generator"`` key equal to this generator's name is accepted and dropped,
-        so an identity dict (see ``registry.identity_settings``) can be passed back in.
+        The keys an identity dict adds (see ``registry.identity_settings``) are accepted and
+        dropped, so one can be passed back in; a ``"generator"`` must name this generator.
         """
         settings = self.default_settings()
         for key, value in dict(overrides or {}).items():
             if key == "generator":
                 if value != self.name:
                     raise ValueError(f"settings are for generator '{value}', not '{self.name}'")
+                continue
+            if key in IDENTITY_ONLY_KEYS:
                 continue
             if key not in settings:
                 known = ", ".join(sorted(settings))
@@ -211,6 +289,31 @@ class Generator(ABC):
         """Rules beyond the declared types and ranges (already enforced); override to add them."""
         return settings
 
+    def weights_settings(self) -> dict[str, Any]:
+        """The ``weights`` setting with its default, for ``default_settings`` of a generator with weights."""
+        return {} if self.weights is None else {self.weights.setting: self.weights.default_source()}
+
+    def load_model(self, folder: "Path", device: str) -> Any:
+        """Load the model from a resolved weights folder onto ``device``; called once per worker and
+        model, the result is kept and handed to ``run`` as ``runner.model``. Raise ValueError with
+        what to do when the folder does not hold a usable model."""
+        raise NotImplementedError(f"generator '{self.name}' declares weights but cannot load them")
+
+    def model_for(self, folder: "Path", identity: str, device: str) -> Any:
+        """The loaded model for these weights on ``device``: loaded on first use, then kept (the
+        last one only: a worker holds one model in memory)."""
+        key = (identity, device)
+        if self._loaded_key != key:
+            self._loaded_key, self._loaded = None, None  # free the old model before loading the new one
+            self._loaded = self.load_model(folder, device)
+            self._loaded_key = key
+            self.model_loads += 1
+        return self._loaded
+
+    _loaded_key: tuple[str, str] | None = None
+    _loaded: Any = None
+    model_loads: int = 0  # how often this instance loaded a model (a worker should load once)
+
     def generate(
         self,
         image: "bytes | Image.Image",
@@ -219,10 +322,21 @@ class Generator(ABC):
         progress: ProgressCallback | None = None,
         should_cancel: Callable[[], bool] | None = None,
         device: str | None = None,
+        weights: "ResolvedWeights | None" = None,
     ) -> GenerationResult:
-        """Build the mesh. Raises ImageError, ValueError (settings) or GenerationCancelled."""
+        """Build the mesh. Raises ImageError, ValueError (settings) or GenerationCancelled.
+
+        A generator with weights needs ``weights`` (resolved by the studio, see ``weights.py``)."""
         settings = self.normalize_settings(settings)
         runner = StepRunner(self.steps, self.step_weights, progress, should_cancel)
+        if self.weights is not None:
+            if weights is None:
+                raise ValueError(f"generator '{self.name}' needs its weights resolved before it runs")
+            device = resolve_device(device)
+            loads, started = self.model_loads, time.perf_counter()
+            runner.model = self.model_for(weights.folder, weights.identity, device)
+            if self.model_loads != loads:  # only the job that loaded it pays, and shows it
+                runner.timings["load model"] = time.perf_counter() - started
         result = self.run(image, settings, runner, device)
         runner.finish()
         result.timings = dict(runner.timings)

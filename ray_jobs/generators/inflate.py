@@ -20,25 +20,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ray_jobs.generators.base import GenerationResult, Generator, StepRunner
+from ray_jobs.generators.base import GenerationResult, Generator, StepRunner, resolve_device
 
 # Floor of the Poisson height (px²) so thin parts never collapse to a zero-thickness sheet.
 MIN_HEIGHT_SQUARED = 0.25
 ROUGHNESS = 0.9
 CPU_THREADS = 1
 EDGE_TEXEL_WEIGHT = 0.1
-
-
-def resolve_device(device: str | None) -> str:
-    import torch
-
-    if device in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device '{device}' was requested but CUDA is not available here: use device 'cpu'")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"unknown device '{device}': use 'cpu', 'cuda' or leave it empty for automatic")
-    return device
 
 
 @contextmanager

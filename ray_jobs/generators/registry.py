@@ -12,9 +12,12 @@ import functools
 import importlib
 from collections.abc import Mapping
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ray_jobs.generators.base import Generator
+
+if TYPE_CHECKING:
+    from ray_jobs.generators.weights import S3Access
 
 DEFAULT_GENERATOR = "inflate"
 ENTRY_POINT_GROUP = "asset_studio.generators"
@@ -50,9 +53,37 @@ def _instance(name: str) -> Generator:
     return generator
 
 
-def identity_settings(name: str = DEFAULT_GENERATOR, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The settings that identify an asset: the generator's name plus all its settings."""
-    return {"generator": name, **get_generator(name).normalize_settings(overrides)}
+def identity_settings(name: str = DEFAULT_GENERATOR, overrides: Mapping[str, Any] | None = None,
+                      s3: "S3Access | None" = None) -> dict[str, Any]:
+    """The settings that identify an asset: the generator's name and version, all its settings, and
+    for a learned model the identity of its weights (WeightsMissing when they cannot be found)."""
+    generator = get_generator(name)
+    identity = {"generator": name, "generator_version": generator.version, **generator.normalize_settings(overrides)}
+    if generator.weights is not None:
+        from ray_jobs.generators.weights import weights_identity
+
+        identity["weights_id"] = weights_identity(generator, identity[generator.weights.setting], s3)
+    return identity
+
+
+def describe_generator(name: str, s3: "S3Access | None" = None) -> dict[str, Any]:
+    """What a generator declares, and whether it is ready here: its weights found (or why not)."""
+    from dataclasses import asdict
+
+    generator = get_generator(name)
+    info: dict[str, Any] = {"name": name, "version": generator.version, "needs": asdict(generator.needs),
+                            "settings": generator.setting_specs(), "weights": None, "ready": True, "problem": None}
+    if generator.weights is not None:
+        from ray_jobs.generators.weights import WeightsMissing, weights_identity
+
+        source = generator.weights.default_source()
+        info["weights"] = {"source": source, "identity": None, "env": generator.weights.env,
+                           "hub_id": generator.weights.hub_id}
+        try:
+            info["weights"]["identity"] = weights_identity(generator, source, s3)
+        except WeightsMissing as error:
+            info["ready"], info["problem"] = False, str(error)
+    return info
 
 
 def setting_specs(name: str = DEFAULT_GENERATOR) -> dict[str, dict[str, Any]]:

@@ -30,7 +30,8 @@ def test_unknown_generator_names_the_choices():
 
 def test_identity_settings_are_complete_and_stable():
     identity = identity_settings("inflate", {"resolution": 256})
-    assert identity == {"generator": "inflate", "resolution": 256, "target_faces": 30_000, "thickness": 1.0}
+    assert identity == {"generator": "inflate", "generator_version": "1", "resolution": 256, "target_faces": 30_000,
+                        "thickness": 1.0}
     assert identity_settings("inflate", identity) == identity  # an identity dict goes back in unchanged
     assert identity_settings("inflate", {"resolution": 256.0}) == identity  # 256.0 is 256
 
@@ -98,6 +99,6 @@ def test_generators_from_entry_points_are_found(tmp_path, monkeypatch):
         result = get_generator("echo").generate(b"", progress=lambda step, fraction: steps.append((step, fraction)))
         assert steps == [("echo", 0.0), ("echo", 1.0)]
         assert set(result.timings) == {"echo"}
-        assert identity_settings("echo", {"size": 3}) == {"generator": "echo", "size": 3}
+        assert identity_settings("echo", {"size": 3}) == {"generator": "echo", "generator_version": "1", "size": 3}
     finally:
         forget_loaded()

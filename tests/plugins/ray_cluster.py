@@ -45,7 +45,9 @@ class RayTestCluster:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
+def ray_cluster(moto_endpoint, tmp_path_factory):
+    """The moto server starts first: its test credentials are in the environment Ray's workers inherit,
+    so a job can fetch model weights from it; models synced from it land in a cache of this session."""
     import ray
 
     from ray_jobs.cluster.connection import NAMESPACE
@@ -59,6 +61,7 @@ def ray_cluster():
         os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
     use_test_plugins()
     os.environ["ASSET_STUDIO_WORKER_CPUS"] = WORKER_CPUS  # for the clients this process makes
+    os.environ["ASSET_STUDIO_WEIGHTS_CACHE"] = str(tmp_path_factory.mktemp("weights-cache"))
     context = ray.init(
         address="local",
         num_cpus=NUM_CPUS,

@@ -49,7 +49,7 @@ def test_progress_is_monotonic_and_passes_every_stage(studio_client):
     stages = [event.stage for event in events]
     by_stage = {event.stage: event.percent for event in events}
     assert [by_stage[s] for s in ("lookup", "cluster", "gpu", "submitted")] == [5, 10, 15, 20]
-    assert "falling back to CPU" in next(e.message for e in events if e.stage == "gpu")
+    assert next(e.message for e in events if e.stage == "gpu") == "inflate: CPU workers (inflate does not use a GPU)"
     worker_steps = ["load image", *get_generator("inflate").steps, "export", "upload"]
     assert [step for step in worker_steps if step not in stages] == []
     assert all(25 <= by_stage[step] <= 95 for step in worker_steps)
@@ -138,7 +138,7 @@ def test_no_gpu_and_no_fallback_fails_at_15_percent(ray_cluster, studio_store_di
     client = StudioClient(storage_settings=store_settings(studio_store_dir), allow_cpu_fallback=False)
     events = []
     with pytest.raises(NoGpuAvailable, match="CPU fallback is off"):
-        client.submit(object_png(8), "gpu-only.png", QUICK, on_progress=events.append)
+        client.submit(object_png(8), "gpu-only.png", {"generator": "test-gpu-preferred"}, on_progress=events.append)
     assert [event.percent for event in events] == [5, 10]
 
 
@@ -196,3 +196,31 @@ def test_gpu_plan_at_15_percent(ray_cluster):
     assert plan_gpus(status(0), allow_cpu_fallback=False, pool_size=1, worker_gpus=0).num_gpus == 0
     with pytest.raises(NoGpuAvailable, match="ASSET_STUDIO_ALLOW_CPU"):
         plan_gpus(status(0), allow_cpu_fallback=False, pool_size=1, gpu_autoscale=False)
+
+
+def test_each_generator_is_placed_by_what_it_declares(ray_cluster):
+    from ray_jobs.cluster.resources import ClusterStatus, plan_placement
+
+    def status(gpus: float) -> ClusterStatus:
+        return ClusterStatus("test", [], 2, 2, gpus, gpus, ["A10G"] if gpus else [], 0)
+
+    cpu_only = {"gpu": False}
+    learned = {"gpu": True, "num_gpus": 0.5, "gpu_memory_gib": 6.0, "cpu_fallback": True}
+    gpu_only = {**learned, "cpu_fallback": False}
+    assert plan_placement("inflate", cpu_only, status(2), allow_cpu_fallback=False, pool_size=1).num_gpus == 0
+    on_gpu = plan_placement("shap-e", learned, status(2), allow_cpu_fallback=True, pool_size=1, gpu_autoscale=False)
+    assert on_gpu.num_gpus == 0.5 and on_gpu.message.endswith("shap-e takes about 6 GiB of GPU memory")
+    fallback = plan_placement("shap-e", learned, status(0), allow_cpu_fallback=True, pool_size=1, gpu_autoscale=False)
+    assert fallback.num_gpus == 0 and "falling back to CPU" in fallback.message
+    with pytest.raises(NoGpuAvailable, match="Generator gpu-only needs a GPU and the Ray cluster at test has none") as refused:
+        plan_placement("gpu-only", gpu_only, status(0), allow_cpu_fallback=True, pool_size=1, gpu_autoscale=False)
+    assert "ASSET_STUDIO_ALLOW_CPU" not in str(refused.value)  # the fallback would not help: not offered
+
+
+def test_a_generator_that_needs_a_gpu_is_refused_at_15_percent_on_a_cpu_cluster(studio_client):
+    events = []
+    with pytest.raises(NoGpuAvailable, match="test-gpu needs a GPU"):
+        studio_client.submit(object_png(7), "gpu.png", {"generator": "test-gpu"}, on_progress=events.append)
+    assert [event.percent for event in events] == [5, 10]  # looked up, reached the cluster, refused at 15%
+    assert not [worker for worker in studio_client.worker_pool() if worker["pool"] == "test-gpu"]
+    assert all(worker["pool"] == "cpu" for worker in studio_client.worker_pool())

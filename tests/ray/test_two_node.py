@@ -1,7 +1,8 @@
 """The GPU path on a machine without a GPU: a head with no GPUs plus a second `ray start` node
-that declares one logical GPU. Workers ask for num_gpus=1 and must land on that node, and the
-15% stage must report the GPU. (The generator itself runs on CPU there: no CUDA device exists;
-what is tested is the scheduling path.) The cluster also uses its own token, given to the
+that declares one logical GPU. A generator that needs a GPU (the test-only `test-gpu`) gets workers
+asking for num_gpus=1, which must land on that node, and the 15% stage must report the GPU; inflate,
+which uses no GPU, gets CPU workers in a pool of its own. (No CUDA device exists behind the fake GPU;
+what is tested is the placement.) The cluster also uses its own token, given to the
 client only through RAY_AUTH_TOKEN.
 
 The two nodes also differ in AWS credentials, as a cluster whose workers lack an instance
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.plugins.moto_server import FAKE_AWS_ENV
+from tests.plugins.ray_cluster import TEST_PLUGINS
 from tests.ray.images import object_png
 
 pytestmark = pytest.mark.ray
@@ -54,11 +56,13 @@ while client.cluster_status().gpus_total < 1 and time.monotonic() < deadline:
     time.sleep(1)  # the GPU node is still joining
 events = []
 image = open(sys.argv[1], "rb").read()
-submission = client.submit(image, "gpu.png", {"resolution": 128}, on_progress=events.append)
+submission = client.submit(image, "gpu.png", {"generator": "test-gpu"}, on_progress=events.append)
 status = client.wait(submission.job_id, on_progress=events.append, known_events=len(events))
+cpu_job = client.submit(image, "cpu.png", {"resolution": 64})
+cpu_status = client.wait(cpu_job.job_id)
 cluster = client.cluster_status()
 print(json.dumps({
-    "state": status.state, "error": status.error, "worker": status.worker,
+    "state": status.state, "error": status.error, "worker": status.worker, "cpu_state": cpu_status.state,
     "events": [[event.percent, event.stage, event.message] for event in events],
     "pool": client.worker_pool(), "nodes": cluster.nodes, "gpus_total": cluster.gpus_total,
 }))
@@ -142,7 +146,8 @@ def test_gpu_workers_land_on_the_gpu_node(two_node_cluster, tmp_path):
     image = tmp_path / "gpu.png"
     image.write_bytes(object_png(60))
     env = {**two_node_cluster["env"], "RAY_ADDRESS": two_node_cluster["address"],
-           "LOCAL_STORAGE_DIR": str(tmp_path / "store"), "PYTHONPATH": str(ROOT)}
+           "LOCAL_STORAGE_DIR": str(tmp_path / "store"), "PYTHONPATH": f"{TEST_PLUGINS}{os.pathsep}{ROOT}",
+           "ASSET_STUDIO_WORKERS": "1", "ASSET_STUDIO_WORKER_CPUS": "0.5"}
     env.pop("RAY_AUTH_MODE")  # the client must turn token mode on by itself, having found RAY_AUTH_TOKEN
     run = subprocess.run([sys.executable, "-c", CLIENT_SCRIPT, str(image)], env=env, capture_output=True,
                          text=True, timeout=300, cwd=ROOT)
@@ -154,10 +159,16 @@ def test_gpu_workers_land_on_the_gpu_node(two_node_cluster, tmp_path):
     gpu_node = next(node for node in answer["nodes"] if node["gpus"] == 1)
     head = next(node for node in answer["nodes"] if node["head"])
     assert head["gpus"] == 0 and gpu_node["node_id"] != head["node_id"]
-    assert answer["pool"] and all(worker["node_id"] == gpu_node["node_id"] for worker in answer["pool"])
-    assert all(worker["num_gpus"] == 1 and worker["gpu_ids"] for worker in answer["pool"])
+    gpu_workers = [worker for worker in answer["pool"] if worker["pool"] == "test-gpu"]
+    assert gpu_workers and all(worker["node_id"] == gpu_node["node_id"] for worker in gpu_workers)
+    assert all(worker["num_gpus"] == 1 and worker["gpu_ids"] for worker in gpu_workers)
     gpu_stage = [message for percent, stage, message in answer["events"] if stage == "gpu"]
-    assert gpu_stage and gpu_stage[0].startswith("GPU available: 1 of 1 free")
+    assert gpu_stage and gpu_stage[0].startswith("test-gpu: GPU available: 1 of 1 free")
+    assert "about 2 GiB of GPU memory" in gpu_stage[0]
+    # inflate uses no GPU: the pool of CPU workers, and its job ran there
+    cpu_workers = [worker for worker in answer["pool"] if worker["pool"] == "cpu"]
+    assert answer["cpu_state"] == "done"
+    assert cpu_workers and all(worker["num_gpus"] == 0 and not worker.get("gpu_ids") for worker in cpu_workers)
     running = [message for percent, stage, message in answer["events"] if stage == "worker"]
     assert running and "(GPU " in running[0]
 

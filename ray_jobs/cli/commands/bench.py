@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from ray_jobs.cli.support import add_generation_options, settings_from_args
 from ray_jobs.client import IMAGE_SUFFIXES, StudioClient
 from ray_jobs.errors import BadImage, BadInput
 
@@ -20,9 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--images", required=True, type=Path, help="folder with images (" + ", ".join(IMAGE_SUFFIXES) + ")")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
-    parser.add_argument("--resolution", type=int, default=512, help="working resolution (default 512)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per image after one warm-up (default 5)")
-    parser.add_argument("--generator", default=None, help="registered generator name (default inflate)")
+    add_generation_options(parser, time_limit=False, cluster=False)
     parser.add_argument("--json", action="store_true", help="one JSON object per image on stdout")
     parser.set_defaults(func=run)
 
@@ -35,15 +35,15 @@ def run(args: argparse.Namespace) -> int:
                        f"Point --images at a folder with {', '.join(IMAGE_SUFFIXES)} files.")
     if args.repeat < 1:
         raise BadInput(f"--repeat {args.repeat} is too small", "Time at least one run: --repeat 1 or more.")
-    settings = StudioClient.normalized_settings(
-        {"resolution": args.resolution, **({"generator": args.generator} if args.generator else {})})
+    client = StudioClient()
+    settings = client.normalized_settings(settings_from_args(args))
+    shown = ", ".join(f"{key} {value}" for key, value in settings.items() if key not in ("generator", "weights_id"))
     # other processes skew timings: say how busy the machine was
-    print(f"# {args.generator or 'default generator'} at resolution {args.resolution}, {args.repeat} runs per "
-          f"image; {_machine_load()}", file=sys.stderr)
+    print(f"# {shown}; {args.repeat} runs per image; {_machine_load()}", file=sys.stderr)
     failures = 0
     for path in paths:
         try:
-            row = StudioClient.time_generator(path.read_bytes(), settings, device=args.device, repeat=args.repeat)
+            row = client.time_generator(path.read_bytes(), settings, device=args.device, repeat=args.repeat)
         except BadImage as error:
             failures += 1
             print(f"error: {path.name}: {error}", file=sys.stderr)
@@ -68,4 +68,6 @@ def _line(row: dict) -> str:
         f"{row['image']}: {'+'.join(row['core_steps'])} {row['seconds'] * 1000:.1f} ms median on {row['device']} "
         f"(CPU time {row['cpu_seconds'] * 1000:.1f} ms) "
         f"[{steps} ms]  faces {row['faces']}  iou {row['iou']}  peak RSS {row['peak_rss_mb']} MB"
+        + (f"  model load {row['model_load_seconds']:.2f} s" if row.get("model_load_seconds") is not None else "")
+        + (f"  GPU peak {row['gpu_peak_mb']} MB" if row.get("gpu_peak_mb") is not None else "")
     )

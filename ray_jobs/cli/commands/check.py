@@ -22,6 +22,8 @@ def register(subparsers) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files to look up")
     parser.add_argument("--json", action="store_true", help='JSON lines {"image","exists","asset_id","key","url"}')
     parser.add_argument("--generator", default=None, help="generator name (default: the default generator)")
+    parser.add_argument("--weights", default=None, metavar="SOURCE", help="a learned generator's model (folder, "
+                        "s3://bucket/prefix or hub id)")
     parser.set_defaults(func=run)
 
 
@@ -29,7 +31,7 @@ def run(args) -> int:
     from ray_jobs.client import StudioClient
 
     client = StudioClient()
-    settings = {"generator": args.generator} if args.generator else None
+    settings = {key: value for key, value in (("generator", args.generator), ("weights", args.weights)) if value}
     status = EXIT_OK
     for image in args.images:
         try:
