@@ -9,6 +9,9 @@ from contextlib import contextmanager
 
 import numpy as np
 import trimesh
+from trimesh.visual.color import ColorVisuals
+from trimesh.visual.material import PBRMaterial
+from trimesh.visual.texture import TextureVisuals
 
 from ray_jobs.generators.materials import base_colour_image, sample_texture
 
@@ -22,6 +25,8 @@ CONTENT_TYPES = {
 # zlib level for the texture PNG inside GLB and OBJ files: level 1 encodes a photo several
 # times faster than the default 6 for a file about 2% larger
 TEXTURE_COMPRESS_LEVEL = 1
+# The material of vertex-coloured meshes in GLB files: a rough non-metal, as generators' textured ones
+VERTEX_COLOUR_MATERIAL = {"metallicFactor": 0.0, "roughnessFactor": 0.9}
 
 
 def export_mesh(mesh: trimesh.Trimesh, fmt: str = "glb") -> bytes:
@@ -33,7 +38,14 @@ def export_mesh(mesh: trimesh.Trimesh, fmt: str = "glb") -> bytes:
 
 def load_glb(data: bytes) -> trimesh.Trimesh:
     """A GLB's meshes as one textured Trimesh, vertices exactly as stored."""
-    loaded = trimesh.load(io.BytesIO(data), file_type="glb", process=False, force="mesh")
+    scene = trimesh.load(io.BytesIO(data), file_type="glb", process=False, force="scene")
+    for geometry in scene.geometry.values():
+        colours = getattr(geometry.visual, "vertex_attributes", {}).get("color")
+        if colours is not None and base_colour_image(geometry) is None:
+            # COLOR_0 beside an untextured material (as _glb writes it): vertex colours again, which
+            # joining the scene into one mesh keeps (a material's extra attributes it drops)
+            geometry.visual = ColorVisuals(geometry, vertex_colors=np.asarray(colours))
+    loaded = scene.to_mesh()
     if not isinstance(loaded, trimesh.Trimesh):
         raise ValueError("the GLB holds no triangle mesh")
     return loaded
@@ -62,7 +74,18 @@ def _glb(mesh: trimesh.Trimesh) -> bytes:
         mesh.vertex_normals = angle_weighted_normals(mesh)  # cached: the thumbnail reuses them
     with _fast_texture_png(mesh):
         # normals travel with the mesh so viewers shade it smoothly without recomputing
-        return trimesh.exchange.gltf.export_glb(mesh, include_normals=True)
+        return trimesh.exchange.gltf.export_glb(_with_colour_material(mesh), include_normals=True)
+
+
+def _with_colour_material(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """A vertex-coloured mesh as one whose colours ride as COLOR_0 beside a rough non-metal material:
+    without a material glTF viewers use the default one, fully metallic, which draws the colours dark."""
+    if mesh.visual.kind != "vertex":
+        return mesh
+    visual = TextureVisuals(material=PBRMaterial(name="vertex_colours", **VERTEX_COLOUR_MATERIAL))
+    visual.vertex_attributes["color"] = np.asarray(mesh.visual.vertex_colors)
+    return trimesh.Trimesh(mesh.vertices, mesh.faces, vertex_normals=mesh.vertex_normals, visual=visual,
+                           metadata=mesh.metadata, process=False)
 
 
 def angle_weighted_normals(mesh: trimesh.Trimesh) -> np.ndarray:
@@ -119,7 +142,9 @@ def vertex_colours(mesh: trimesh.Trimesh) -> np.ndarray:
     """(V, 4) uint8 RGBA per vertex, sampled from the base-colour texture when there is one."""
     image = base_colour_image(mesh)
     if image is None:
-        return np.asarray(mesh.visual.to_color().vertex_colors)
+        # colour visuals carry vertex colours already; a material without a texture gives its colour
+        visual = mesh.visual if isinstance(mesh.visual, ColorVisuals) else mesh.visual.to_color()
+        return np.asarray(visual.vertex_colors)
     return sample_texture(np.asarray(image.convert("RGBA")), mesh.visual.uv)
 
 
