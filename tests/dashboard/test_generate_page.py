@@ -134,3 +134,36 @@ def test_upload_generates_to_completion_with_live_progress(ray_cluster, dashboar
     at.button[next(i for i, b in enumerate(at.button) if b.label == "Generate 3D Model")].click()
     at.run()
     assert sum(t.startswith("✅ 3D model already exists in the asset store!") for t in texts(at, "success")) == 2
+
+
+def test_the_generator_picker_says_what_a_generator_lacks_and_builds_its_form(dashboard_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hub"))
+    monkeypatch.delenv("ASSET_STUDIO_SHAP_E_WEIGHTS", raising=False)
+    monkeypatch.delenv("ASSET_STUDIO_ALLOW_DOWNLOADS", raising=False)
+    at = AppTest.from_file(GENERATE, default_timeout=60).run()
+    picker = at.selectbox(key="generator_pick")
+    assert picker.value == "inflate" and "shap-e" in picker.options[1]
+    assert not texts(at, "warning")
+    picker.set_value("shap-e").run()
+    warning = next(text for text in texts(at, "warning") if "shap-e: weights missing" in text)
+    assert "--weights /path/to/model" in warning and "ASSET_STUDIO_ALLOW_DOWNLOADS=1" in warning
+    assert at.text_input(key="shap-e-weights").value == "openai/shap-e-img2img"
+    assert at.number_input(key="shap-e-inference_steps").value == 64  # its own settings, as it declares them
+    assert [widget.label for widget in at.select_slider] == []  # inflate's resolution is not offered for it
+
+
+def test_a_learned_generator_runs_from_the_page_and_the_asset_says_what_made_it(dashboard_env, tmp_path, disc_png):
+    from tests.generators.tiny_shap_e import save_tiny_shap_e
+
+    model = save_tiny_shap_e(tmp_path / "tiny-shap-e")
+    at = AppTest.from_file(GENERATE, default_timeout=120).run()
+    at.selectbox(key="generator_pick").set_value("shap-e").run()
+    at.text_input(key="shap-e-weights").set_value(str(model))
+    at.number_input(key="shap-e-inference_steps").set_value(2)
+    at.number_input(key="shap-e-grid_size").set_value(32)
+    at.number_input(key="shap-e-target_faces").set_value(1_000)
+    upload_and_click(at, ("disc.png", disc_png))
+    run_until(at, lambda at: any(DONE in text for text in texts(at, "success")) or texts(at, "error"))
+    assert not texts(at, "error")
+    made_by = [text for text in texts(at, "caption") if text.startswith("Made by")]
+    assert made_by and "shap-e" in made_by[0] and "v1" in made_by[0] and str(model) in made_by[0]
