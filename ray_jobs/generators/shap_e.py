@@ -74,8 +74,17 @@ class ShapEGenerator(Generator):
         folder = Path(folder)
         _check_folder(folder)
         import torch
-        from diffusers import ShapEImg2ImgPipeline
+        from transformers.utils import logging as transformers_logging
 
+        # a worker's log is for what went wrong: no loading progress bars, and no notice that the image
+        # processor runs on PIL because torchvision is kept out (set before diffusers imports it)
+        transformers_logging.set_verbosity_error()
+        from diffusers import ShapEImg2ImgPipeline
+        from diffusers.utils import logging as diffusers_logging
+
+        for library in (diffusers_logging, transformers_logging):
+            library.disable_progress_bar()
+            library.set_verbosity_error()
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         try:
             pipeline = ShapEImg2ImgPipeline.from_pretrained(folder, local_files_only=True, dtype=dtype)
