@@ -95,3 +95,19 @@ def test_other_weights_make_another_asset(client, tiny_model, tmp_path):
     run_jobs(client, [image], {**FAST, "weights": str(tiny_model)})
     assert client.check(image, "again.png", {**FAST, "weights": str(tiny_model)}).exists
     assert not client.check(image, "again.png", {**FAST, "weights": str(retrained)}).exists
+
+
+def test_a_batch_runs_shap_e_and_a_missing_model_is_refused_before_the_cluster(client, tiny_model):
+    for seed in (61, 62):
+        client.upload_source(object_png(seed), f"batch-{seed}.png")
+    settings = {**FAST, "weights": str(tiny_model)}
+    summary = client.run_batch("images/uploaded/", settings)
+    assert summary.counts == {"exists": 0, "generated": 2, "failed": 0}
+    weights_id = client.normalized_settings(settings)["weights_id"]
+    assert all(client.check(object_png(seed), "x.png", settings).manifest.settings["weights_id"] == weights_id
+               for seed in (61, 62))
+
+    from ray_jobs.errors import BadSettings
+
+    with pytest.raises(BadSettings, match="setting 'weights' of generator 'shap-e'"):  # refused before the cluster
+        client.run_batch("images/uploaded/", {**FAST, "weights": str(tiny_model.parent / "gone")})
