@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ray_jobs.generators.base import ImageError
-from ray_jobs.generators.mask import NO_OBJECT_MESSAGE, object_mask
+from ray_jobs.generators.mask import FLOOD_VERSION, NO_OBJECT_MESSAGE, flood_mask, object_mask
 from tests.plugins.images import BACKGROUNDS, SHAPES, object_pixels, shape_mask
 
 
@@ -86,3 +86,22 @@ def test_no_object_is_refused_with_what_to_do(pixels, alpha):
     with pytest.raises(ImageError, match=NO_OBJECT_MESSAGE):
         object_mask(pixels, alpha)
     assert NO_OBJECT_MESSAGE == "no foreground object found: use an image with a transparent or plain background"
+
+
+@pytest.mark.parametrize("background", sorted(BACKGROUNDS))
+def test_ring_on_a_plain_background_keeps_its_hole(background):
+    # background seen through the object is background, not a hole to fill
+    truth = shape_mask("ring", 160)
+    mask = object_mask(*_arrays(object_pixels(truth, BACKGROUNDS[background])))
+    assert not mask[80, 80]
+    assert _iou(mask, truth) > 0.98
+
+
+def test_the_flood_method_is_named_by_version():
+    truth = shape_mask("star", 160)
+    pixels = np.asarray(object_pixels(truth, BACKGROUNDS["grey"]))
+    assert FLOOD_VERSION == "2"
+    assert np.array_equal(flood_mask(pixels), object_mask(pixels, None))
+    assert _iou(flood_mask(pixels, "1"), truth) > 0.98  # the old method stays available for comparison
+    with pytest.raises(ImageError, match=NO_OBJECT_MESSAGE):
+        flood_mask(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8), "1")
