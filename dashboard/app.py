@@ -10,9 +10,11 @@ if str(REPO_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboard.access import sidebar_user, sign_in_gate  # noqa: E402
 from dashboard.state import sidebar_summary, warm_up_in_background  # noqa: E402
 
 st.set_page_config(page_title="3D Asset Studio", page_icon="🧊", layout="wide")
+user = sign_in_gate()  # with sign-in configured, nothing else renders before it
 
 PAGES_DIR = Path(__file__).parent / "pages"
 navigation = st.navigation(
@@ -24,5 +26,6 @@ navigation = st.navigation(
     ]
 )
 warm_up_in_background()
+sidebar_user(user)
 sidebar_summary()
 navigation.run()

@@ -10,6 +10,7 @@ from dashboard.errors import explain
 from dashboard.formatting import count, duration, file_size, seconds, when
 from ray_jobs.client import MODEL_FORMATS, AssetVersion, Manifest, StudioClient
 
+UI_LINK_EXPIRY_S = 3600  # the longest a link shown in the dashboard lives (S3_URL_EXPIRY_SECONDS is for the CLI)
 FORMAT_LABELS = {"glb": "GLB (textured)", "obj": "OBJ + texture (zip)", "ply": "PLY (vertex colours)",
                  "stl": "STL (geometry only)"}
 
@@ -36,6 +37,7 @@ def show_asset(client: StudioClient, manifest: Manifest, *, version: int | None 
         show_link(client, glb.key)
         show_quality(chosen)
         show_origin(manifest)
+        show_mask(client, manifest, chosen.version)
 
 
 def show_downloads(client: StudioClient, manifest: Manifest, chosen: AssetVersion, *,
@@ -64,18 +66,20 @@ def show_downloads(client: StudioClient, manifest: Manifest, chosen: AssetVersio
 
 def show_link(client: StudioClient, glb_key: str) -> None:
     settings = client.storage_settings
+    if not settings.use_s3:
+        st.caption(f"Stored in the asset store as `{glb_key}`")  # the key, never a path on the server
+        return
+    # links shown on a page travel further than the page: they expire within the hour
+    expires_s = min(settings.url_expiry_s, UI_LINK_EXPIRY_S)
     try:
-        url = client.url(glb_key, expires_s=settings.url_expiry_s)
+        url = client.url(glb_key, expires_s=expires_s)
     except Exception as error:
         st.warning(f"No link for this file: {explain(error)}")
         return
-    if settings.use_s3:
-        expires = when(time.time() + settings.url_expiry_s)
-        st.markdown("**Presigned download link (GLB)**")
-        st.code(url, language=None, wrap_lines=True)
-        st.caption(f"Valid for {duration(settings.url_expiry_s)} (until {expires}); anyone with the link can download.")
-    else:
-        st.caption(f"Stored at `{url.removeprefix('file://')}`")
+    st.markdown("**Presigned download link (GLB)**")
+    st.code(url, language=None, wrap_lines=True)
+    st.caption(f"Valid for {duration(expires_s)} (until {when(time.time() + expires_s)}); anyone with the link "
+               "can download.")
 
 
 def show_quality(chosen: AssetVersion) -> None:
@@ -102,6 +106,18 @@ def show_origin(manifest: Manifest) -> None:
     if settings.get("weights_id"):
         made_by += f" with weights `{settings.get('weights', '?')}` ({str(settings['weights_id'])[:19]}…)"
     st.caption(made_by)
+
+
+def show_mask(client: StudioClient, manifest: Manifest, version: int) -> None:
+    """The source image with what was taken as the object outlined, the rest dimmed."""
+    try:
+        overlay = client.mask_overlay(manifest, version)
+    except Exception as error:
+        st.caption(f"The object mask cannot be shown: {explain(error)}")
+        return
+    if overlay is not None:
+        segmenter = (manifest.version(version).quality or {}).get("segmenter", "")
+        st.image(overlay, width=160, caption=f"Taken as the object ({segmenter.split('-')[0] or 'mask'})")
 
 
 def _reader(client: StudioClient, key: str):

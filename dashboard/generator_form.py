@@ -73,6 +73,8 @@ def _settings_form(name: str, specs: dict[str, dict[str, Any]]) -> dict[str, Any
 def _widget(name: str, key: str, spec: dict[str, Any]) -> Any:
     label, widget_key = key.replace("_", " ").capitalize(), f"{name}-{key}"
     kind, low, high, default = spec["type"], spec["min"], spec["max"], spec["default"]
+    if spec.get("choices"):
+        return st.selectbox(label, spec["choices"], index=spec["choices"].index(default), key=widget_key)
     if kind == "bool":
         return st.checkbox(label, value=default, key=widget_key)
     if kind == "int":

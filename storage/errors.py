@@ -28,6 +28,10 @@ class InvalidKey(StoreError, ValueError):
     """A key that could escape the store root or that S3 and a folder cannot both hold."""
 
 
+class KeyThroughLink(InvalidKey):
+    """A key that meets a symbolic link in a local store folder: links are never followed."""
+
+
 class AccessDenied(StoreError):
     """The credentials are not allowed to do this (HTTP 403)."""
 

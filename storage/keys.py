@@ -24,15 +24,19 @@ JOB_JOURNAL = "jobs/journal/"
 JOB_POOL_KEY = "jobs/pool.json"
 # Each batch's results: JSON lines in parts, then summary.json, under its own folder.
 BATCH_REPORTS = "reports/batches/"
+# Who did what (deletions, regenerations, settings tests): one small JSON object per record, per day.
+AUDIT_LOG = "audit/"
 
-# Source image files, by suffix: the formats the generators read (any Pillow opens; an
-# animation gives its first frame, 16-bit TIFF is scaled to 8 bits). The one list for all.
+# Source image files, by suffix: the only formats the generators read (nothing else is even
+# parsed; an animation of at most a few frames gives its first frame, 16-bit TIFF is scaled to
+# 8 bits). The one list for all.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # Object names inside a version folder, per file kind of AssetVersion.files.
 FILE_NAMES = {
     "glb": "model.glb",
     "thumbnail": "thumbnail.png",
     "preview": "preview.glb",  # a decimated copy for the inline preview, only for large models
+    "mask": "mask.png",  # what the segmentation stage took as the object, at working resolution
     "obj": "model_obj.zip",
     "ply": "model.ply",
     "stl": "model.stl",
@@ -191,3 +195,11 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def audit_key(at: float, suffix: str) -> str:
+    """Where one audit record goes: audit/YYYY-MM-DD/<HHMMSSmmm>-<suffix>.json, so a day lists in time order."""
+    if not re.fullmatch(r"[0-9a-f]{6,32}", suffix):
+        raise ValueError(f"audit record suffix {suffix!r} is not hex")
+    moment = datetime.fromtimestamp(at, timezone.utc)
+    return f"{AUDIT_LOG}{moment:%Y-%m-%d}/{moment:%H%M%S}{moment.microsecond // 1000:03d}-{suffix}.json"

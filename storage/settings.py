@@ -1,13 +1,14 @@
-"""Storage settings from the environment, validated once, with a display-safe view."""
+"""Storage settings from the environment, validated once, with a display-safe view; credentials never show."""
 
 from __future__ import annotations
 
 import functools
+import hmac
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from storage.errors import SettingsError
 
@@ -67,6 +68,57 @@ def _integer(environ: Mapping[str, str], name: str, default: int, low: int, high
     return number
 
 
+class _Withheld:
+    """What a pickled Secret becomes in the other process: calling the class gives None. A class,
+    not a function, so Streamlit's argument hashing (which hashes a class by its name) accepts it."""
+
+    def __new__(cls) -> None:  # type: ignore[misc]
+        return None
+
+
+class Secret:
+    """A credential that never shows: masked in repr and str, and left behind when pickled.
+
+    Pickling is how Ray hands settings to tasks and actors; each machine uses its own credentials.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def masked(self) -> str:
+        """The last 4 characters, enough to tell two keys apart on the settings page."""
+        return "****" + self._value[-4:] if len(self._value) > 4 else "****"
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self):
+        return _Withheld, ()
+
+    def __copy__(self) -> "Secret":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "Secret":
+        return self
+
+
+# Fields that describe this machine's credentials: never sent to another machine or journalled.
+CREDENTIAL_FIELDS = ("access_key_id", "has_secret_key")
+
+
 @dataclass(frozen=True)
 class StorageSettings:
     use_s3: bool
@@ -77,7 +129,7 @@ class StorageSettings:
     url_expiry_s: int = DEFAULT_URL_EXPIRY_S
     cache_dir: Path | None = None
     cache_size_mb: int = 1024
-    access_key_id: str | None = None
+    access_key_id: Secret | None = None
     has_secret_key: bool = False
 
     @classmethod
@@ -122,9 +174,24 @@ class StorageSettings:
             url_expiry_s=url_expiry_s,
             cache_dir=Path(cache_dir).expanduser().resolve() if cache_dir else None,
             cache_size_mb=cache_size_mb,
-            access_key_id=_text(env, "AWS_ACCESS_KEY_ID"),
+            access_key_id=_secret(_text(env, "AWS_ACCESS_KEY_ID")),
             has_secret_key=_text(env, "AWS_SECRET_ACCESS_KEY") is not None,
         )
+
+    def shareable(self) -> dict[str, Any]:
+        """The settings as JSON values, credentials left out: what a job spec carries to the workers."""
+        values = {field.name: getattr(self, field.name) for field in fields(self) if field.name not in CREDENTIAL_FIELDS}
+        return {name: str(value) if isinstance(value, Path) else value for name, value in values.items()}
+
+    @classmethod
+    def from_shareable(cls, data: Mapping[str, Any]) -> "StorageSettings":
+        """Back from `shareable`; credentials in older records (a key id) are ignored, never read."""
+        known = {field.name for field in fields(cls)} - set(CREDENTIAL_FIELDS)
+        values = {name: value for name, value in data.items() if name in known}
+        for name in ("local_dir", "cache_dir"):
+            if values.get(name) is not None:
+                values[name] = Path(values[name])
+        return cls(**values)
 
     @property
     def backend(self) -> str:
@@ -149,10 +216,14 @@ class StorageSettings:
         return view
 
 
-def mask_key_id(access_key_id: str | None) -> str:
+def mask_key_id(access_key_id: Secret | str | None) -> str:
     if not access_key_id:
         return "not set (boto3 credential chain)"
-    return "****" + access_key_id[-4:] if len(access_key_id) > 4 else "****"
+    return (access_key_id if isinstance(access_key_id, Secret) else Secret(access_key_id)).masked()
+
+
+def _secret(value: str | None) -> Secret | None:
+    return None if value is None else Secret(value)
 
 
 @functools.cache

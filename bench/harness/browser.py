@@ -32,14 +32,15 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(env: dict[str, str], log_path: Path, *, port: int | None = None, startup_s: float = 60,
-                     script: Path = REPO_ROOT / "dashboard" / "app.py"):
-    """Start `streamlit run <script>` (the dashboard) on 127.0.0.1; yields its base URL and the process."""
+                     script: Path = REPO_ROOT / "dashboard" / "app.py", cwd: Path = REPO_ROOT):
+    """Start `streamlit run <script>` (the dashboard) on 127.0.0.1; yields its base URL and the process.
+    Streamlit reads `.streamlit/secrets.toml` from `cwd` (sign-in tests give it one of their own)."""
     port = port or free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(script),
                "--server.address=127.0.0.1", f"--server.port={port}", "--server.headless=true",
                "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + startup_s
         while True:

@@ -3,6 +3,7 @@ switch versions, download or delete it."""
 
 import streamlit as st
 
+from dashboard.access import current_user
 from dashboard.asset_view import show_asset
 from dashboard.errors import explain
 from dashboard.formatting import count, file_size, when
@@ -17,6 +18,7 @@ client = client_or_banner()
 if client is None:
     st.stop()
 state = st.session_state
+user = current_user()
 
 
 def open_asset(asset_id: str) -> None:
@@ -48,8 +50,8 @@ def confirm_delete(asset_id: str, name: str, versions: int) -> None:
     if keep.button("Keep it", width="stretch", on_click=keep_asset):
         st.rerun()
     if delete.button("Delete", type="primary", width="stretch"):
-        try:
-            removed = client.delete_asset(asset_id)
+        try:  # the role is checked here, on the server, whatever the page showed
+            removed = client.audited(user, "delete", asset_id, lambda: client.delete_asset(asset_id))
         except Exception as error:
             st.error(f"Could not delete it. {explain(error)}")
             return
@@ -70,12 +72,16 @@ def asset_detail(asset_id: str) -> None:
         return
     st.subheader(manifest.name)
     numbers = [v.version for v in manifest.versions]
-    version_column, delete_column = st.columns([3, 1], vertical_alignment="bottom")
+    version_column, regenerate_column, delete_column = st.columns([3, 1, 1], vertical_alignment="bottom")
     version = version_column.selectbox(
         "Version", sorted(numbers, reverse=True), key=f"version-{asset_id}",
         format_func=lambda n: f"v{n} — {when(manifest.version(n).created_at)}" + (" (latest)" if n == manifest.latest else ""),
     )
-    delete_column.button("Delete asset…", width="stretch", on_click=ask_delete, args=(asset_id,))
+    if user.may("regenerate") and manifest.source_key:
+        if regenerate_column.button("Regenerate", width="stretch", help="Build a new version from the source image"):
+            regenerate(manifest)
+    if user.may("delete"):
+        delete_column.button("Delete asset…", width="stretch", on_click=ask_delete, args=(asset_id,))
     if state.get("gallery_confirm_delete") == asset_id:
         confirm_delete(asset_id, manifest.name, len(numbers))
     show_asset(client, manifest, version=version, key=f"gallery-{asset_id}")
@@ -83,6 +89,21 @@ def asset_detail(asset_id: str) -> None:
         st.caption(f"Asset id `{manifest.asset_id}` · generator `{manifest.generator}` · "
                    f"source image sha256 `{manifest.source_sha256[:16]}…`")
         st.json(manifest.to_dict(), expanded=1)
+
+
+def regenerate(manifest) -> None:
+    """A new version from the stored source image with today's generator (audited)."""
+    def submit():
+        image = client.read(manifest.source_key)
+        return client.submit(image, manifest.name, manifest.settings, force=True, source_key=manifest.source_key)
+
+    try:
+        submission = client.audited(user, "regenerate", manifest.asset_id, submit)
+    except Exception as error:
+        st.error(f"Could not regenerate it. {explain(error)}")
+        return
+    st.success(f"Regenerating as job `{submission.job_id}`: follow it on the Jobs page; the new version "
+               "appears here when it is done.")
 
 
 def asset_card(manifest) -> None:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import generation
 from dashboard.asset_view import FORMAT_LABELS, show_asset
+from dashboard.access import allowed_or_say, current_user
 from dashboard.errors import explain
 from dashboard.generator_form import pick_generator
 from dashboard.progress_view import show_progress
@@ -21,6 +22,7 @@ st.caption("Each image becomes a textured 3D model (GLB) stored next to it. A mo
 client = client_or_banner()
 if client is None:
     st.stop()
+user = current_user()
 runs: list[generation.Run] = st.session_state.setdefault("generate_runs", [])
 busy = any(run.active for run in runs)
 
@@ -55,10 +57,13 @@ with sources_column:
 with settings_column:
     generator_name, generator_settings = pick_generator(client)
     output_format = st.selectbox("Output format", MODEL_FORMATS, format_func=lambda fmt: FORMAT_LABELS[fmt])
-    generate = st.button("Generate 3D Model", type="primary", disabled=busy, width="stretch")
+    generate = (allowed_or_say(user, "generate", "generating models")
+                and st.button("Generate 3D Model", type="primary", disabled=busy, width="stretch"))
 
 inputs = [generation.SourceInput(upload.name, upload.getvalue()) for upload in uploads or []] + picked
-if generate:
+if generate and not user.may("generate"):  # checked again here: a button is not a guard
+    st.error(f"You are a {user.role.label} and may not generate models. Ask an admin.")
+elif generate:
     if not inputs:
         st.warning("Upload an image or pick one from the store first.")
     else:

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from dashboard.access import current_user
 from dashboard.errors import explain
 from dashboard.formatting import seconds, when
 from dashboard.state import client_or_banner, cluster_started, connect_cluster, describe_ray_address
@@ -74,7 +75,7 @@ def jobs_section() -> None:
         hide_index=True, width="stretch",
     )
     active = [job for job in jobs if job.state in ("queued", "running", "stopping")]
-    if active or st.session_state.get("cancel_target"):
+    if (active or st.session_state.get("cancel_target")) and current_user().may("cancel"):
         cancel_picker(active)
     for job in (job for job in jobs if job.state == "failed"):
         with st.expander(f"❌ {job.name} failed ({when(job.finished_at)})"):
@@ -96,7 +97,8 @@ def cancel_picker(active) -> None:
     if act.button("Cancel job", width="stretch", disabled=target is None,
                   help=f"Cancel {labels.get(target, target)}" if target else "Pick a job first"):
         st.session_state.cancel_target = None
-        try:
+        try:  # the role is checked again here, on the server
+            current_user().require("cancel")
             stopped = client.cancel(target)
             st.toast(f"Cancelling {target}." if stopped else f"{target} had already ended; nothing was cancelled.")
         except Exception as error:

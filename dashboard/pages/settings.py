@@ -3,6 +3,8 @@ with the doctor's checks and a connection test for the store and the cluster."""
 
 import streamlit as st
 
+from dashboard.access import allowed_or_say, current_user
+from dashboard.formatting import when
 from dashboard.state import describe_ray_address, studio_client
 from ray_jobs.client import STORE_PREFIXES, ray_address_from_env
 from ray_jobs.client.doctor import CheckLine
@@ -18,6 +20,9 @@ st.title("Settings")
 st.caption("Read from the environment when the dashboard starts (USE_S3_STORAGE, S3_BUCKET_NAME, S3_REGION, "
            "S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, LOCAL_STORAGE_DIR, RAY_ADDRESS). "
            "Secrets are never shown.")
+user = current_user()
+if not allowed_or_say(user, "settings", "the settings page"):
+    st.stop()
 
 
 def show_checks(lines: list[CheckLine]) -> None:
@@ -50,7 +55,7 @@ with cluster_column:
                "from RAY_AUTH_TOKEN or ~/.ray/auth_token.")
     if st.button("Test cluster connection", key="test-cluster", disabled=client is None):
         with st.spinner("Reaching the cluster and a worker… (a local Ray starts now if none runs)"):
-            st.session_state.cluster_checks = client.cluster_checks()
+            st.session_state.cluster_checks = client.audited(user, "test settings", "cluster", client.cluster_checks)
     if "cluster_checks" in st.session_state:
         show_checks(st.session_state.cluster_checks)
     else:
@@ -60,7 +65,27 @@ with cluster_column:
 with store_column:
     if client is not None:
         st.markdown("**Store checks** (the `doctor` command's storage steps)")
-        if st.button("Test store connection", key="test-store") or "store_checks" not in st.session_state:
+        # Only on request: the checks write and delete a probe object in the store.
+        if st.button("Test store connection", key="test-store"):
             with st.spinner("Checking the store…"):
-                st.session_state.store_checks = client.store_checks()
-        show_checks(st.session_state.store_checks)
+                st.session_state.store_checks = client.audited(user, "test settings", "store", client.store_checks)
+        if "store_checks" in st.session_state:
+            show_checks(st.session_state.store_checks)
+        else:
+            st.caption("Not tested yet: the test writes and removes a small probe object.")
+
+st.subheader("Audit trail")
+st.caption("Deletions, regenerations and settings tests from the dashboard and the CLI, newest first "
+           "(the last 7 days; kept in the store under audit/).")
+if client is not None:
+    try:
+        records = client.audit_trail()
+    except Exception as error:
+        st.warning(f"Could not read the audit trail: {error}")
+        records = []
+    if records:
+        st.dataframe([{"when": when(record["at"]), "who": record["who"], "role": record.get("role"),
+                       "action": record["action"], "target": record["target"], "result": record["result"],
+                       "detail": record.get("detail", "")} for record in records], hide_index=True, width="stretch")
+    else:
+        st.caption("Nothing recorded yet.")

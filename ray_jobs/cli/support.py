@@ -32,6 +32,9 @@ def add_generation_options(parser: argparse.ArgumentParser, *, time_limit: bool 
     parser.add_argument("--weights", default=None, metavar="SOURCE",
                         help="where a learned generator's model is: a folder, s3://bucket/prefix or a hub id "
                              "(see `python -m ray_jobs generators`)")
+    parser.add_argument("--segmenter", choices=("auto", "alpha", "flood", "rembg"), default=None,
+                        help="how the object is cut out: auto (alpha, else rembg when its model is set up, else "
+                             "flood), the image's alpha, flood (plain backgrounds, no model) or rembg (U²-Net)")
     parser.add_argument("--resolution", type=int, default=None, help="working resolution in pixels")
     parser.add_argument("--faces", type=int, default=None, help="target number of faces")
     if time_limit:
@@ -62,7 +65,8 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
             settings[key.strip()] = json.loads(text)
         except ValueError:
             settings[key.strip()] = text
-    named = (("resolution", args.resolution), ("target_faces", args.faces), ("weights", args.weights))
+    named = (("resolution", args.resolution), ("target_faces", args.faces), ("weights", args.weights),
+             ("segmenter", args.segmenter))
     settings.update((key, value) for key, value in named if value is not None)
     return settings
 

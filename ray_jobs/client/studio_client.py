@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ray_jobs.client.audit import AuditTrail
 from ray_jobs.client.batches import BatchRuns
 from ray_jobs.client.door import door, env_number
 from ray_jobs.client.ray_jobs_api import RayJobsApi
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 # Model files a version can hold besides its thumbnail and preview, GLB first.
-MODEL_FORMATS = tuple(kind for kind in FILE_NAMES if kind not in ("thumbnail", "preview"))
+MODEL_FORMATS = tuple(kind for kind in FILE_NAMES if kind not in ("thumbnail", "preview", "mask"))
 # The bucket layout, for people.
 STORE_PREFIXES = {"Uploaded images": UPLOADED_IMAGES, "Generated images": GENERATED_IMAGES,
                   "Generated 3D assets": GENERATED_ASSETS, "Other 3D models": MODEL_ASSETS}
@@ -87,7 +88,7 @@ def glb_key(manifest: Manifest, version: int | None = None) -> str:
     return chosen.files["glb"].key
 
 
-class StudioClient(BatchRuns, RayJobsApi):
+class StudioClient(BatchRuns, RayJobsApi, AuditTrail):
     def __init__(self, *, storage_settings: StorageSettings | None = None, ray_address: str | None = None,
                  allow_cpu_fallback: bool | None = None, pool_size: int | None = None,
                  worker_gpus: float | None = None, worker_cpus: float | None = None):
@@ -170,15 +171,17 @@ class StudioClient(BatchRuns, RayJobsApi):
         time, faces, IoU, peak memory, model load time. BadImage when the image cannot be used."""
         from ray_jobs.generators.benchmark import bench_image
         from ray_jobs.generators.registry import get_generator
+        from ray_jobs.generators.segmentation import segmenter_model_for_run
         from ray_jobs.generators.weights import weights_for_run
 
         identity = self._identity(settings)
         generator = get_generator(identity["generator"])
         try:
             weights = weights_for_run(generator, identity, self._s3_access())
+            segmenter_model = segmenter_model_for_run(identity, self._s3_access())
         except ValueError as error:
             raise BadSettings(str(error)) from None
-        return bench_image(generator, image, identity, device, repeat, weights=weights)
+        return bench_image(generator, image, identity, device, repeat, weights=weights, segmenter_model=segmenter_model)
 
     def _s3_access(self):
         """How this client reaches s3:// weights: the store's region and endpoint."""
@@ -316,6 +319,21 @@ class StudioClient(BatchRuns, RayJobsApi):
         if stored is chosen.files["glb"]:
             return model
         return replace(model, source_faces=int(chosen.quality.get("faces") or model.source_faces))
+
+    @door
+    def mask_overlay(self, manifest: Manifest, version: int | None = None) -> bytes | None:
+        """The source image with what was taken as the object outlined and the rest dimmed (PNG), or None
+        for a version stored without its mask (made before masks were kept) or without its source image."""
+        from ray_jobs.client.mask_overlay import overlay_png
+
+        chosen = manifest.latest_version if version is None else manifest.version(version)
+        if "mask" not in chosen.files or not manifest.source_key:
+            return None
+        try:
+            source = self._catalog.read(manifest.source_key)
+        except LookupError:
+            return None  # the source image was moved or deleted: the model stays
+        return overlay_png(source, self._catalog.read(chosen.files["mask"].key))
 
     def doctor(self, *, storage_only: bool = False) -> list:
         """Each check of settings, store and cluster as a ✓/✗ line with the fix (never raises for a fault)."""

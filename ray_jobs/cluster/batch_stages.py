@@ -87,6 +87,7 @@ class GenerateModels:
     def __init__(self, settings: dict[str, Any], device: str | None, s3_region: str = "us-east-1",
                  s3_endpoint_url: str | None = None):
         from ray_jobs.generators.registry import get_generator
+        from ray_jobs.generators.segmentation import segmenter_model_for_run
         from ray_jobs.generators.weights import S3Access, weights_for_run
 
         import ray_jobs.generators.export  # noqa: F401 - imported now, not during the first image
@@ -97,9 +98,11 @@ class GenerateModels:
         self._generator = get_generator(settings["generator"])
         self._generator.warm_up()
         # The model once per actor (fetched once per node); a missing one fails every image with its reason.
-        self._weights, self._weights_error = None, None
+        self._weights, self._segmenter_model, self._weights_error = None, None, None
         try:
-            self._weights = weights_for_run(self._generator, settings, S3Access(s3_region, s3_endpoint_url))
+            access = S3Access(s3_region, s3_endpoint_url)
+            self._weights = weights_for_run(self._generator, settings, access)
+            self._segmenter_model = segmenter_model_for_run(settings, access)
         except ValueError as error:
             self._weights_error = str(error)
 
@@ -107,11 +110,12 @@ class GenerateModels:
         from ray_jobs.generators.export import export_mesh
         from ray_jobs.generators.image_io import load_image
         from ray_jobs.generators.preview import preview_glb
+        from ray_jobs.generators.segmentation import mask_png
         from ray_jobs.generators.thumbnail import render_thumbnail
 
         rows = _rows(batch)
         for row in rows:
-            row["glb"] = row["thumbnail"] = row["preview"] = b""
+            row["glb"] = row["thumbnail"] = row["preview"] = row["mask"] = b""
             row["quality"] = row["timings"] = "{}"
             if row["status"] != PENDING:
                 row["image"] = b""
@@ -121,10 +125,12 @@ class GenerateModels:
                 if self._weights_error is not None:
                     raise ValueError(self._weights_error)
                 result = self._generator.generate(load_image(bytes(row["image"])), self._settings,
-                                                  device=self._device, weights=self._weights)
+                                                  device=self._device, weights=self._weights,
+                                                  segmenter_model=self._segmenter_model)
                 row["glb"] = export_mesh(result.mesh, "glb")
                 row["thumbnail"] = render_thumbnail(result.mesh)
                 row["preview"] = preview_glb(result.mesh) or b""  # large models only
+                row["mask"] = mask_png(result.mask)
                 row["quality"] = json.dumps(result.quality, default=str)
                 row["timings"] = json.dumps(result.timings)
                 row["node"] = _node()
@@ -132,7 +138,7 @@ class GenerateModels:
                 row["status"], row["error"] = FAILED, _error_text(error)
             row["image"] = b""  # not carried further
             row["seconds"] = float(row["seconds"]) + time.perf_counter() - started
-        return _columns(rows, (*RESULT_COLUMNS, "sha256", "glb", "thumbnail", "preview", "quality", "timings"))
+        return _columns(rows, (*RESULT_COLUMNS, "sha256", "glb", "thumbnail", "preview", "mask", "quality", "timings"))
 
 
 def publish(batch: dict[str, np.ndarray], *, storage_settings, settings: dict[str, Any]) -> dict[str, list]:
@@ -146,6 +152,8 @@ def publish(batch: dict[str, np.ndarray], *, storage_settings, settings: dict[st
         files = {"glb": (bytes(row["glb"]), "model/gltf-binary"), "thumbnail": (bytes(row["thumbnail"]), "image/png")}
         if len(row["preview"]):
             files["preview"] = (bytes(row["preview"]), "model/gltf-binary")
+        if len(row["mask"]):
+            files["mask"] = (bytes(row["mask"]), "image/png")
         try:
             manifest, published = catalog.publish_first(
                 image_sha256=str(row["sha256"]), settings=settings, name=str(row["key"]).rsplit("/", 1)[-1],

@@ -15,7 +15,6 @@ import os
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -155,8 +154,8 @@ class JobSpec:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["storage_settings"] = {key: str(value) if isinstance(value, Path) else value
-                                    for key, value in dataclasses.asdict(self.storage_settings).items()}
+        # Where the store is, never with which credentials: workers use their own (IAM role, environment).
+        data["storage_settings"] = self.storage_settings.shareable()
         data["formats"] = list(self.formats)
         return data
 
@@ -164,11 +163,8 @@ class JobSpec:
     def from_dict(cls, data: dict[str, Any]) -> JobSpec:
         from storage.settings import StorageSettings
 
-        stored = dict(data["storage_settings"])
-        for key in ("local_dir", "cache_dir"):
-            if stored.get(key) is not None:
-                stored[key] = Path(stored[key])
-        return cls(**{**data, "storage_settings": StorageSettings(**stored), "formats": tuple(data["formats"])})
+        stored = StorageSettings.from_shareable(data["storage_settings"])  # older entries' key ids are dropped
+        return cls(**{**data, "storage_settings": stored, "formats": tuple(data["formats"])})
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Ray Jobs (the dashboard's Jobs API) through `JobSubmissionClient`, with token auth on.
 
-`submit-batch` ships this repository as the job's working directory and runs
+`submit-batch` ships the files git tracks in this checkout as the job's working directory
+(`job_package`: an untracked `.env` or store folder never leaves the machine) and runs
 `python -m ray_jobs batch PREFIX --json` on the cluster. The store settings that are
 not secret travel in the job's environment; secrets never do (the cluster uses its
 IAM instance profile, or its own environment).
@@ -18,7 +19,6 @@ import socket
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -29,17 +29,14 @@ from ray_jobs.cluster.connection import (
     enable_token_auth_if_available,
     first_line,
 )
+from ray_jobs.cluster.job_package import staged_working_dir
 from ray_jobs.errors import NotFound
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DASHBOARD = "http://127.0.0.1:8265"
 DASHBOARD_PORT = 8265
 RAY_JOB_PREFIX = "raysubmit_"
 AGENT_WAIT_S = 60.0
 PROBE_TIMEOUT_S = 3.0
-# Not shipped with the job: environments, stores, caches, browser tests.
-WORKING_DIR_EXCLUDES = [".venv", ".git", "local_store", "node_modules", "**/__pycache__", "*.glb",
-                        ".pytest_cache", "tests/js"]
 # Store settings that are safe to pass along (never the secret key).
 FORWARDED_ENV = ("USE_S3_STORAGE", "S3_BUCKET_NAME", "S3_REGION", "S3_ENDPOINT_URL", "LOCAL_STORAGE_DIR",
                  "S3_URL_EXPIRY_SECONDS", "ASSET_STUDIO_WORKERS", "ASSET_STUDIO_WORKER_CPUS",
@@ -222,14 +219,20 @@ def submit_batch(prefix: str, *, address: str | None = None, extra_args: list[st
     entrypoint = " ".join(["python -m ray_jobs batch", shlex.quote(prefix), "--json", "--report-name", submission_id,
                            *map(shlex.quote, extra_args or [])])
     env = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
-    runtime_env = {"working_dir": str(REPO_ROOT), "excludes": WORKING_DIR_EXCLUDES, "env_vars": env}
-    api = _JobsApi(address)
+    with staged_working_dir() as working_dir:  # uploaded by submit_job, so it may go once that returns
+        api = _JobsApi(address)
+        runtime_env = {"working_dir": str(working_dir), "env_vars": env}
+        return _submit(api, entrypoint, runtime_env, submission_id,
+                       metadata={"asset_studio": "batch", "prefix": prefix, "report": submission_id})
+
+
+def _submit(api: _JobsApi, entrypoint: str, runtime_env: dict[str, Any], submission_id: str,
+            metadata: dict[str, str]) -> str:
     deadline = time.monotonic() + AGENT_WAIT_S
     while True:
         try:
             return api.client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env, submission_id=submission_id,
-                                         metadata={"asset_studio": "batch", "prefix": prefix,
-                                                   "report": submission_id})
+                                         metadata=metadata)
         except RuntimeError as error:
             # A cluster that just started has no job agent for a few seconds: wait for it.
             if "No available agent" not in str(error) or time.monotonic() > deadline:

@@ -138,6 +138,7 @@ class _JobRun:
         from ray_jobs.generators.image_io import load_image
         from ray_jobs.generators.preview import preview_glb
         from ray_jobs.generators.registry import get_generator
+        from ray_jobs.generators.segmentation import mask_png
         from ray_jobs.generators.thumbnail import render_thumbnail
 
         spec = self._spec
@@ -151,7 +152,7 @@ class _JobRun:
             return existing
         image = load_image(self._catalog.read(spec.source_key))
         self.step_seconds["load image"] = time.perf_counter() - started
-        weights = self._weights(generator, settings)
+        weights, segmenter_model = self._models(generator, settings)
 
         def on_generator_progress(step: str, fraction: float) -> None:
             self._report(jobs.worker_percent("generate", fraction), step, f"{step}")
@@ -163,6 +164,7 @@ class _JobRun:
             progress=on_generator_progress,
             should_cancel=lambda: self._control.should_stop(spec.job_id),
             weights=weights,
+            segmenter_model=segmenter_model,
         )
         self.step_seconds.update(result.timings)
         self.step_seconds["generate"] = time.perf_counter() - started
@@ -174,6 +176,7 @@ class _JobRun:
             if fmt != "glb":
                 files[fmt] = (export_mesh(result.mesh, fmt), CONTENT_TYPES[fmt])
         files["thumbnail"] = (render_thumbnail(result.mesh), "image/png")
+        files["mask"] = (mask_png(result.mask), "image/png")  # what was taken as the object, for people
         preview = preview_glb(result.mesh)  # large models only: the dashboard never parses the full one
         if preview is not None:
             files["preview"] = (preview, CONTENT_TYPES["glb"])
@@ -199,22 +202,26 @@ class _JobRun:
         return JobOutcome("done", self.step_seconds, manifest=manifest.to_dict(), generated=generated,
                           device=result.device)
 
-    def _weights(self, generator: Any, settings: dict[str, Any]) -> Any:
-        """This job's model on this node (fetched from the store once per node), or None without one."""
+    def _models(self, generator: Any, settings: dict[str, Any]) -> tuple[Any, Any]:
+        """This job's model and its learned segmenter's on this node (fetched from the store once per
+        node); None for what the job does not use."""
+        from ray_jobs.generators.segmentation import segmenter_model_for_run
         from ray_jobs.generators.weights import S3Access, weights_for_run
 
         asked = settings.get("generator_version")
         if asked is not None and asked != generator.version:
             raise ValueError(f"this cluster runs version {generator.version} of generator '{generator.name}', "
                              f"the job asked for version {asked}: install the same version on both")
-        if generator.weights is None:
-            return None
-        self._step("load image", 1.0, "finding the model weights (fetched once per node)")
         store = self._spec.storage_settings
+        access = S3Access(store.region, store.endpoint_url)
+        segmenter_model = segmenter_model_for_run(settings, access)
+        if generator.weights is None:
+            return None, segmenter_model
+        self._step("load image", 1.0, "finding the model weights (fetched once per node)")
         started = time.perf_counter()
-        weights = weights_for_run(generator, settings, S3Access(store.region, store.endpoint_url))
+        weights = weights_for_run(generator, settings, access)
         self.step_seconds["weights"] = time.perf_counter() - started
-        return weights
+        return weights, segmenter_model
 
     def _existing(self) -> JobOutcome | None:
         """The asset when it is already published (and the job is not forced to build a new version)."""

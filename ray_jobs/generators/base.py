@@ -22,7 +22,8 @@ repository by declaring an entry point (see ``registry.py``)::
   A step itself is never interrupted, so keep steps short.
 * ``default_settings()`` lists every setting with its default; the default's type
   (int, float, bool or str) is the setting's type. ``setting_ranges`` gives the
-  (min, max) of numeric settings, either side None when open. ``setting_specs()``
+  (min, max) of numeric settings, either side None when open; ``setting_choices`` the
+  allowed values of a setting that has a fixed few (the form shows them as a list). ``setting_specs()``
   reads both back as plain data (what a form needs for its widgets), and
   ``normalize_settings(overrides)`` enforces exactly those types and bounds, then
   ``validate_settings`` for any further rules, returning the full dict (raising
@@ -70,7 +71,7 @@ ProgressCallback = Callable[[str, float], None]
 Bound = int | float | None  # one side of a setting's range; None = open
 
 # Keys an asset's identity adds to a generator's settings (registry.identity_settings).
-IDENTITY_ONLY_KEYS = frozenset({"generator_version", "weights_id"})
+IDENTITY_ONLY_KEYS = frozenset({"generator_version", "weights_id", "segmenter_id"})
 
 # Setting types by the Python type of their default; bool first, as a bool is also an int.
 _SETTING_TYPES = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
@@ -94,16 +95,17 @@ class WeightsSpec:
     ``hub_id`` is where the model hub has them; ``env`` names the variable a deployer sets to
     the default location (a folder or s3://bucket/prefix)."""
 
-    hub_id: str
+    hub_id: str  # "" when the model is not on the hub
     env: str
     required_files: tuple[str, ...] = ()
     setting: str = "weights"
+    home: str = ""  # the folder used when neither the variable nor a hub id names one
 
     def default_source(self) -> str:
-        """The deployer's location when set, else the hub id."""
+        """The deployer's location when set, else the hub id (else ``home``)."""
         import os
 
-        return os.environ.get(self.env, "").strip() or self.hub_id
+        return os.environ.get(self.env, "").strip() or self.hub_id or self.home
 
 
 class ImageError(ValueError):
@@ -175,6 +177,7 @@ class StepRunner:
         self.timings: dict[str, float] = {}
         self.cpu_timings: dict[str, float] = {}
         self.model: Any = None  # what load_model gave for this run's weights (None without weights)
+        self.segmenter_model: "ResolvedWeights | None" = None  # the learned segmenter's model, when it is used
 
     def run(self, step: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self._check_cancel(f"before step '{step}'")
@@ -198,6 +201,13 @@ class StepRunner:
 
 def _checked_value(key: str, value: Any, spec: Mapping[str, Any]) -> Any:
     """``value`` coerced to the setting's type (256.0 -> 256, 1 -> 1.0), or ValueError naming ``key``."""
+    value = _typed_value(key, value, spec)
+    if spec.get("choices") and value not in spec["choices"]:
+        raise ValueError(f"setting '{key}' must be one of {', '.join(map(str, spec['choices']))}, got {value!r}")
+    return value
+
+
+def _typed_value(key: str, value: Any, spec: Mapping[str, Any]) -> Any:
     kind, low, high = spec["type"], spec["min"], spec["max"]
     if kind is None:
         return value
@@ -241,23 +251,32 @@ class Generator(ABC):
     steps: tuple[str, ...] = ()
     step_weights: Mapping[str, float] = {}  # expected share of each step, for progress fractions
     setting_ranges: Mapping[str, tuple[Bound, Bound]] = {}  # (min, max) of numeric settings, inclusive
+    setting_choices: Mapping[str, tuple[Any, ...]] = {}  # the allowed values of a setting that has a fixed few
 
     @abstractmethod
     def default_settings(self) -> dict[str, Any]:
         """Every setting this generator understands, with its default value."""
 
     def setting_specs(self) -> dict[str, dict[str, Any]]:
-        """Each setting as plain data: {"default", "type", "min", "max"}.
+        """Each setting as plain data: {"default", "type", "min", "max", "choices"}.
 
         ``type`` is "int", "float", "bool" or "str" (None for a default of another JSON
-        type, which is then not checked); ``min``/``max`` are None when unbounded.
+        type, which is then not checked); ``min``/``max`` are None when unbounded; ``choices``
+        lists the allowed values of a setting that has a fixed few (else None).
         """
+        defaults = self.default_settings()
+        choices = dict(self.setting_choices)
+        if "segmenter" in defaults:  # the segmentation stage's own setting
+            from ray_jobs.generators.segmentation import SEGMENTERS
+
+            choices.setdefault("segmenter", SEGMENTERS)
         specs = {}
-        for key, default in self.default_settings().items():
+        for key, default in defaults.items():
             low, high = self.setting_ranges.get(key, (None, None))
             kind = next((name for cls, name in _SETTING_TYPES if isinstance(default, cls)), None)
-            specs[key] = {"default": default, "type": kind, "min": low, "max": high}
-        unknown = set(self.setting_ranges) - set(specs)
+            specs[key] = {"default": default, "type": kind, "min": low, "max": high,
+                          "choices": list(choices[key]) if key in choices else None}
+        unknown = (set(self.setting_ranges) | set(self.setting_choices)) - set(specs)
         if unknown:
             names = ", ".join(sorted(unknown))
             raise TypeError(f"generator '{self.name}' declares ranges for unknown settings: {names}")
@@ -288,6 +307,13 @@ class Generator(ABC):
     def validate_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         """Rules beyond the declared types and ranges (already enforced); override to add them."""
         return settings
+
+    def segmentation_settings(self) -> dict[str, Any]:
+        """The segmentation stage's settings (``segmenter``, ``segmenter_model``), for ``default_settings``
+        of a generator that finds its object with ``segmentation.segment`` (see segmentation.py)."""
+        from ray_jobs.generators.segmentation import segmentation_settings
+
+        return segmentation_settings()
 
     def weights_settings(self) -> dict[str, Any]:
         """The ``weights`` setting with its default, for ``default_settings`` of a generator with weights."""
@@ -323,12 +349,14 @@ class Generator(ABC):
         should_cancel: Callable[[], bool] | None = None,
         device: str | None = None,
         weights: "ResolvedWeights | None" = None,
+        segmenter_model: "ResolvedWeights | None" = None,
     ) -> GenerationResult:
         """Build the mesh. Raises ImageError, ValueError (settings) or GenerationCancelled.
 
         A generator with weights needs ``weights`` (resolved by the studio, see ``weights.py``)."""
         settings = self.normalize_settings(settings)
         runner = StepRunner(self.steps, self.step_weights, progress, should_cancel)
+        runner.segmenter_model = segmenter_model
         if self.weights is not None:
             if weights is None:
                 raise ValueError(f"generator '{self.name}' needs its weights resolved before it runs")

@@ -10,11 +10,12 @@ CORE_STEPS = ("geometry", "texture")
 
 
 def bench_image(generator, data: bytes, settings: dict, device: str | None, repeat: int, *,
-                weights=None) -> dict:
+                weights=None, segmenter_model=None) -> dict:
     """Medians over ``repeat`` runs after one warm-up run (which pays for imports, kernel caches and
     loading the model, whose time is reported on its own)."""
-    first = generator.generate(data, settings, device=device, weights=weights)
-    results = [generator.generate(data, settings, device=device, weights=weights) for _ in range(repeat)]
+    models = {"weights": weights, "segmenter_model": segmenter_model}
+    first = generator.generate(data, settings, device=device, **models)
+    results = [generator.generate(data, settings, device=device, **models) for _ in range(repeat)]
     result = results[-1]
     runs = [r.timings for r in results]
     steps = {step: statistics.median(run[step] for run in runs) for step in runs[0]}

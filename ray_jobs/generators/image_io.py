@@ -1,7 +1,9 @@
-"""Reading user images safely: any format Pillow opens, normalised to RGB or RGBA.
+"""Reading user images safely: only the formats the store takes, normalised to RGB or RGBA.
 
-Refuses non-images and decompression bombs, applies the EXIF orientation, and
-downscales very large images so one upload cannot exhaust a worker's memory.
+Only the Pillow plugins of the store's image suffixes ever parse the bytes (others, such as EPS
+which runs Ghostscript, never see them). Refuses non-images, decompression bombs and long
+animations, applies the EXIF orientation, and downscales very large images so one upload
+cannot exhaust a worker's memory.
 """
 
 from __future__ import annotations
@@ -13,21 +15,46 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ray_jobs.generators.base import ImageError
+from storage.keys import IMAGE_SUFFIXES
 
 # Refuse before decoding: 100 megapixels of RGBA is 400 MB before any work starts.
 MAX_PIXELS = 100_000_000
 # Larger images are downscaled on load; no working resolution needs more.
 MAX_SIDE = 4096
+# Only the first frame is used; walking thousands of frames would only cost time and memory.
+MAX_FRAMES = 8
 SUPPORTED_HINT = "use a PNG, JPEG or WebP image"
+_PREFERRED = ("PNG", "JPEG", "WEBP")
+_SHOWN_AS = {"WEBP": "WebP"}
+
+
+def _formats_for_suffixes(suffixes: tuple[str, ...]) -> tuple[str, ...]:
+    Image.init()  # registers every plugin's file extensions
+    extensions = Image.registered_extensions()
+    return tuple(dict.fromkeys(extensions[suffix] for suffix in suffixes if suffix in extensions))
+
+
+# Pillow format names of the store's image suffixes: the only plugins that may open an upload.
+ALLOWED_FORMATS = _formats_for_suffixes(IMAGE_SUFFIXES)
+
+
+def _other_format_message(format_name: str) -> str:
+    preferred = ", ".join(_SHOWN_AS.get(name, name) for name in _PREFERRED[:-1]) + " or " + _SHOWN_AS[_PREFERRED[-1]]
+    others = [_SHOWN_AS.get(name, name) for name in ALLOWED_FORMATS if name not in _PREFERRED]
+    also = f" ({', '.join(others[:-1])} and {others[-1]} work too)" if len(others) > 1 else ""
+    return f"the file is in {format_name} format, which is not read here: save it as {preferred}{also}"
 
 
 def load_image(data: "bytes | Image.Image") -> Image.Image:
     """Validated image in mode RGB or RGBA, EXIF orientation applied, longest side <= MAX_SIDE."""
     if isinstance(data, Image.Image):
         image = data
+        if image.format is not None and image.format not in ALLOWED_FORMATS:
+            raise ImageError(_other_format_message(image.format))
     else:
         image = _open(data)
     _check_size(image.size)
+    _keep_first_frame(image)
     try:
         image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at reduced scale when huge
         image = ImageOps.exif_transpose(image)
@@ -45,17 +72,48 @@ def _open(data: bytes) -> Image.Image:
         raise ImageError(f"expected image bytes, got {type(data).__name__}: {SUPPORTED_HINT}")
     if len(data) == 0:
         raise ImageError(f"the image is empty (0 bytes): {SUPPORTED_HINT}")
+    data = bytes(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(bytes(data)))
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)  # animations: the first frame is the object
-            return image
+            return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError as exc:
         raise ImageError(_too_many_pixels_message()) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        other = _recognised_format(data)
+        if other is not None:
+            raise ImageError(_other_format_message(other)) from exc
         raise ImageError(f"this is not an image that can be read: {SUPPORTED_HINT}") from exc
+
+
+def _recognised_format(data: bytes) -> str | None:
+    """The format another Pillow plugin would claim, asked of its signature check alone (16 bytes, as
+    Image.open passes them), so the plugin itself never parses the file; None when none claims it."""
+    prefix = data[:16]
+    for name in Image.ID:
+        accept = Image.OPEN[name][1]
+        if name in ALLOWED_FORMATS or accept is None:
+            continue
+        try:
+            if accept(prefix):
+                return name
+        except Exception:  # noqa: BLE001 - a signature check that trips over odd bytes claims nothing
+            continue
+    return None
+
+
+def _keep_first_frame(image: Image.Image) -> None:
+    """Refuse long animations (GIF, APNG, WebP, multi-page TIFF); leave the image at its first frame."""
+    if not getattr(image, "is_animated", False):
+        return
+    try:
+        image.seek(MAX_FRAMES)  # walks at most MAX_FRAMES frames (n_frames would walk a GIF to its end)
+    except EOFError:
+        pass
+    else:
+        raise ImageError(f"the image is an animation with more than {MAX_FRAMES} frames: use a still image "
+                         "(PNG, JPEG or WebP), e.g. its first frame saved on its own")
+    image.seek(0)  # the first frame is the object
 
 
 def _check_size(size: tuple[int, int]) -> None:

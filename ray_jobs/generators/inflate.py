@@ -58,7 +58,7 @@ class InflateGenerator(Generator):
     }
 
     def default_settings(self) -> dict[str, Any]:
-        return {"resolution": 512, "target_faces": 30_000, "thickness": 1.0}
+        return {"resolution": 512, "target_faces": 30_000, "thickness": 1.0, **self.segmentation_settings()}
 
     def warm_up(self) -> None:
         """One tiny generation: imports torch (over a second) and runs every kernel once."""
@@ -68,17 +68,17 @@ class InflateGenerator(Generator):
 
     def run(self, image, settings: dict[str, Any], runner: StepRunner, device: str | None) -> GenerationResult:
         from ray_jobs.generators.image_io import load_image, working_arrays
-        from ray_jobs.generators.mask import object_mask
+        from ray_jobs.generators.segmentation import segment
         from ray_jobs.generators.quality import quality_figures
 
         device = resolve_device(device)
         rgb, alpha = runner.run("load", lambda: working_arrays(load_image(image), settings["resolution"]))
-        mask = runner.run("mask", object_mask, rgb, alpha)
+        mask, segmenter = runner.run("mask", segment, rgb, alpha, settings, runner.segmenter_model)
         with _torch_threads(device):
             geometry = runner.run("geometry", build_geometry, mask, settings, device)
             mesh = runner.run("texture", textured_mesh, geometry, rgb)
         quality = runner.run("quality", quality_figures, mesh, mask)
-        return GenerationResult(mesh=mesh, mask=mask, quality=quality, device=device)
+        return GenerationResult(mesh=mesh, mask=mask, quality={**quality, "segmenter": segmenter}, device=device)
 
 
 class Crop:

@@ -13,6 +13,7 @@ weight-free "flood" method, chosen by version (part of an asset's identity, see 
   watershed over the edge map, so shadows beside the object go to the background and the outline
   settles on the edge. Last, each pixel near the outline or in a thin part is judged against the
   local background as an alpha matte is: object when at least half-way to the object's colour.
+  All of it runs on a window around what is not plain background (object and shadows).
 
 Both refuse images whose border is not mostly one plain colour. Specks are dropped, pinholes
 closed; real holes (transparent, or background seen through) are kept.
@@ -24,9 +25,13 @@ import numpy as np
 from scipy import ndimage
 
 from ray_jobs.generators.base import ImageError
+from ray_jobs.generators.segmentation import FLOOD_VERSION  # recorded in asset identities by the stage
 
 NO_OBJECT_MESSAGE = "no foreground object found: use an image with a transparent or plain background"
-FLOOD_VERSION = "2"
+
+
+class BackgroundNotPlain(ImageError):
+    """The image's border is not a plain backdrop: the weight-free method cannot separate the object."""
 
 # A component smaller than this share of the largest one is a speck, not a part.
 MIN_PART_SHARE = 0.02
@@ -34,8 +39,11 @@ MIN_PART_SHARE = 0.02
 MAX_PINHOLE_SHARE = 0.001
 # Pixels this close (window side) to a strong edge are judged against that edge's contrast (v1).
 EDGE_WINDOW = 5
-# A plain background covers at least this share of the image border.
+# A plain background covers at least this share of the image border...
 MIN_PLAIN_BORDER_SHARE = 0.6
+# ... and most of the border (three quarters) lies within this colour distance of its median: studio
+# backdrops with vignettes and JPEG noise stay well inside; a room or a pattern behind the object does not.
+MAX_PLAIN_SPREAD = 30.0
 
 # v2: regions and seeds are found on a copy no larger than this (px, longest side), the outline
 # then settled at full size: the region work costs a quarter at 512 px and loses nothing a
@@ -58,6 +66,14 @@ MIN_HOLE_SHARE = 0.05
 MIN_POCKET_PLAIN_SHARE = 0.25
 # An enclosed region smaller than this share of the image is too small to call a body.
 MIN_BODY_SHARE = 0.001
+# The edge map is a fine-scale gradient (sigma 1 px, full size) less a coarse one (this sigma).
+COARSE_SIGMA = 3.0
+# The local background behind an outline pixel is averaged over this sigma (full-size px).
+LOCAL_BACKGROUND_SIGMA = 4.0
+# Only a window around whatever is not plain is analysed: found on a copy this small (px, longest
+# side), widened by this many analysis pixels, room for the widest wall closing around the object.
+WINDOW_SEARCH_SIDE = 128
+WINDOW_MARGIN = 20
 # Thin parts: what a median filter of this side (analysis scale) removes.
 THIN_MEDIAN = 5
 THIN_NOISE_FACTOR = 4.0
@@ -101,14 +117,15 @@ def _ring_width(shape: tuple[int, ...]) -> int:
 
 
 def _plain_background(rgb: np.ndarray) -> tuple[np.ndarray, float]:
-    """(background colour, tolerance) from the border; ImageError when the border is not plain."""
+    """(background colour, tolerance) from the border; BackgroundNotPlain when the border is not plain."""
     border = _border(rgb, _ring_width(rgb.shape)).astype(np.float32)
     background = np.median(border, axis=0)
     border_distance = np.linalg.norm(border - background, axis=1)
+    spread = float(np.percentile(border_distance, 75))
     # tolerance grows with the background's own spread (noise, gradients, JPEG)
-    tolerance = float(np.clip(2.5 * np.percentile(border_distance, 75) + 20.0, 20.0, 80.0))
-    if np.mean(border_distance < tolerance) < MIN_PLAIN_BORDER_SHARE:
-        raise ImageError(NO_OBJECT_MESSAGE)
+    tolerance = float(np.clip(2.5 * spread + 20.0, 20.0, 80.0))
+    if spread > MAX_PLAIN_SPREAD or np.mean(border_distance < tolerance) < MIN_PLAIN_BORDER_SHARE:
+        raise BackgroundNotPlain(NO_OBJECT_MESSAGE)
     return background, tolerance
 
 
@@ -134,19 +151,53 @@ def _flood_v2(rgb: np.ndarray) -> np.ndarray:
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        return _walls_seeds_and_outline(rgb, tolerance)
+        # analysis at the same pixel size whatever the window: the constants are tuned to it
+        scale = max(max(rgb.shape[:2]) / ANALYSIS_SIDE, 1.0)
+        rows, cols = _object_window(rgb, round(WINDOW_MARGIN * scale))
+        mask = np.zeros(rgb.shape[:2], bool)
+        mask[rows, cols] = _walls_seeds_and_outline(rgb[rows, cols], tolerance, scale)
+        return mask
     finally:
         cv2.setNumThreads(threads)
 
 
-def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float) -> np.ndarray:
+def _object_window(rgb: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """Rows and columns holding everything that is not plain background (object, shadows), plus
+    ``margin``: the rest of the image only costs time, and its border is as plain as the image's."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    shrink = max(height, width) / WINDOW_SEARCH_SIDE
+    if shrink <= 1:
+        return slice(0, height), slice(0, width)
+    small = cv2.resize(rgb, (round(width / shrink), round(height / shrink)), interpolation=cv2.INTER_AREA).astype(np.float32)
+    ring = _ring(small.shape[:2], 2)
+    distance = _norm(small - _plate(small, ring))
+    gradient = _gradient(small)
+    busy = ((distance > max(PLAIN_NOISE_FACTOR * float(np.percentile(distance[ring], 90)), PLAIN_FLOOR))
+            | (gradient > WALL_NOISE_FACTOR * float(np.percentile(gradient[ring], 99))))
+    # a lone noisy pixel is no object; the smallest real part still spans a few pixels here
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(busy.astype(np.uint8), connectivity=8)
+    parts = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= 3]
+    if not parts:
+        return slice(0, height), slice(0, width)
+    left, top = stats[parts, cv2.CC_STAT_LEFT].min(), stats[parts, cv2.CC_STAT_TOP].min()
+    right = (stats[parts, cv2.CC_STAT_LEFT] + stats[parts, cv2.CC_STAT_WIDTH]).max()
+    bottom = (stats[parts, cv2.CC_STAT_TOP] + stats[parts, cv2.CC_STAT_HEIGHT]).max()
+    return (slice(max(int(top * shrink) - margin, 0), min(int(np.ceil(bottom * shrink)) + margin, height)),
+            slice(max(int(left * shrink) - margin, 0), min(int(np.ceil(right * shrink)) + margin, width)))
+
+
+def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float) -> np.ndarray:
+    """The mask of ``rgb`` (the object's window); ``scale``: full-size pixels per analysis pixel."""
     import cv2
 
     height, width = rgb.shape[:2]
     image = rgb.astype(np.float32)
-    # the edge map at full size: the difference of scales needs the finest one
-    edges = np.maximum(_gradient(_blur(image, 1.0)) - _gradient(_blur(image, 3.0)), 0)
-    scale = max(height, width) / ANALYSIS_SIDE
+    # full-size scratch, shared by the steps below: on a fresh array the first touch of each page
+    # costs about as much as the filter that fills it
+    scratch = tuple(np.empty_like(image) for _ in range(3))
+    edges = _sharp_edges(image, scratch)
     if scale > 1:
         small_size = (round(width / scale), round(height / scale))
         small = cv2.resize(rgb, small_size, interpolation=cv2.INTER_AREA)
@@ -155,12 +206,22 @@ def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float) -> np.ndarray:
     else:
         small = rgb
     object_side, background_side, bodies, plate = _watershed_from_seeds(small, edges, tolerance)
+    # the walls inside a body (its creases, its printed details) stay as the watershed left them
+    away_from_bodies = ~_dilate(bodies, 2 * WALL_CLOSE + 2)
     if scale > 1:
-        object_side, background_side, bodies = (
+        object_side, background_side, away_from_bodies = (
             cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
-            for m in (object_side, background_side, bodies))
-        plate = cv2.resize(plate, (width, height), interpolation=cv2.INTER_LINEAR)
-    return _settle_outline(image, object_side, background_side, bodies, plate, max(scale, 1.0))
+            for m in (object_side, background_side, away_from_bodies))
+    return _settle_outline(image, object_side, background_side, away_from_bodies, plate, scale, scratch)
+
+
+def _sharp_edges(image: np.ndarray, scratch: tuple[np.ndarray, ...]) -> np.ndarray:
+    """A fine-scale gradient less a coarse one, so the soft ramp of a shadow is no edge; at full
+    size, which the finest scale needs."""
+    blurred, dx, dy = scratch
+    edges = _gradient(_blur(image, 1.0, out=blurred), dx, dy)
+    coarse = _gradient(_blur(image, COARSE_SIGMA, out=blurred), dx, dy)
+    return np.maximum(np.subtract(edges, coarse, out=edges), 0, out=edges)
 
 
 def _watershed_from_seeds(rgb: np.ndarray, edges: np.ndarray, tolerance: float):
@@ -249,9 +310,10 @@ class _Regions:
         plain_share = per_region(plain) / np.maximum(area, 1)
         background_share = per_region(plain | shadow_like) / np.maximum(area, 1)
         near_outside = per_region(_dilate(self.outside, 3 * close) & ~self.outside) > 0
-        inner_radius = np.asarray(ndimage.maximum(cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3),
-                                                  labels, np.arange(count)))
-        compact = inner_radius + close >= 0.15 * np.sqrt(true_area)  # a shading band is long and narrow
+        # a shading band is long and narrow: compact when some pixel lies deep enough inside
+        inner_radius = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
+        needed_radius = (0.15 * np.sqrt(true_area) - close).astype(np.float32)
+        compact = per_region(inner_radius >= needed_radius[labels]) > 0
         object_area = float((~self.outside).sum())
         # background between thin parts: next to the outside, much of it plain, not a narrow band
         pocket = near_outside & (plain_share >= MIN_POCKET_PLAIN_SHARE) & compact
@@ -289,10 +351,6 @@ def _plate(smooth: np.ndarray, ring: np.ndarray) -> np.ndarray:
         y, x = y / height - 0.5, x / width - 0.5
         return np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], -1)
 
-    def evaluate(values: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
-        # term by term, not a matrix product: a BLAS call here would wake a thread pool for microseconds
-        return sum(values[..., i, None] * coefficients[i] for i in range(len(coefficients)))
-
     ys, xs = np.nonzero(ring)
     design, target = terms(ys.astype(np.float64), xs.astype(np.float64)), smooth[ring].astype(np.float64)
     keep = np.ones(len(design), bool)
@@ -300,28 +358,43 @@ def _plate(smooth: np.ndarray, ring: np.ndarray) -> np.ndarray:
         kept = design[keep]
         normal = np.einsum("ni,nj->ij", kept, kept) + 1e-9 * np.eye(kept.shape[1])
         coefficients = np.linalg.solve(normal, np.einsum("ni,nc->ic", kept, target[keep]))
-        misfit = _norm(evaluate(design, coefficients) - target)
+        # term by term, not a matrix product: a BLAS call here would wake a thread pool for microseconds
+        misfit = _norm(sum(design[:, i, None] * coefficients[i] for i in range(len(coefficients))) - target)
         keep = misfit <= max(2.0 * float(np.percentile(misfit, 80)), 1.0)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    return evaluate(terms(yy, xx), coefficients.astype(np.float32)).astype(np.float32)
+    # a quadratic is a sum of a row term, a column term and one product: no full-size term images
+    one, x, y, xx, yy, xy = coefficients.astype(np.float32)
+    column = np.arange(width, dtype=np.float32)[:, None] / width - 0.5
+    row = np.arange(height, dtype=np.float32)[:, None] / height - 0.5
+    along_x = one + column * x + column * column * xx
+    along_y = row * y + row * row * yy
+    return along_y[:, None] + along_x[None] + (row[:, None] * column[None]) * xy
 
 
 def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side: np.ndarray,
-                    bodies: np.ndarray, plate: np.ndarray, scale: float) -> np.ndarray:
+                    away_from_bodies: np.ndarray, plate: np.ndarray, scale: float,
+                    scratch: tuple[np.ndarray, ...]) -> np.ndarray:
     """Full-size pass: near the outline and in thin parts, a pixel is object when its colour is at
     least half-way from the local background to the nearby object colour (alpha >= 0.5).
-    ``scale``: full-size pixels per analysis pixel."""
+    ``plate``: the background at the analysis scale, ``scale`` full-size pixels per analysis pixel;
+    ``scratch``: three arrays shaped like ``image`` to work in."""
     import cv2
 
+    smooth, weighted, plate_full = scratch
     near_outline = _dilate(object_side, 3) & _dilate(background_side, 3)
-    # the walls inside a body (its creases, its printed details) stay as the watershed left them
-    zone = near_outline | (object_side & ~_dilate(bodies, round((2 * WALL_CLOSE + 2) * scale)))
-    smooth = _blur(image, 0.7)
+    zone = near_outline | (object_side & away_from_bodies)
+    _blur(image, 0.7, out=smooth)
     weight = (background_side & ~zone).astype(np.float32)
-    weighted, total = _blur(smooth * weight[..., None], 4.0), _blur(weight, 4.0)
+    np.multiply(smooth, weight[..., None], out=weighted)
+    _blur(weighted, LOCAL_BACKGROUND_SIGMA, out=weighted)
+    total = _blur(weight, LOCAL_BACKGROUND_SIGMA, out=weight)
     # the background colour around each pixel; the plate where no background is near
-    local = np.where((total > 0.05)[..., None], weighted / np.maximum(total, 1e-6)[..., None], plate)
-    contrast = _norm(smooth - local)
+    local = np.divide(weighted, np.maximum(total, 1e-6)[..., None], out=weighted)
+    far = total <= 0.05
+    if far.any():
+        if scale > 1:
+            plate = cv2.resize(plate, far.shape[::-1], dst=plate_full, interpolation=cv2.INTER_LINEAR)
+        np.copyto(local, plate, where=far[..., None])
+    contrast = _norm(np.subtract(smooth, local, out=local))
     ring = _ring(object_side.shape, _ring_width(object_side.shape))
     noise = _norm(smooth[ring] - np.median(smooth[ring], axis=0))
     floor = max(3.0 * float(np.percentile(noise, 90)), 4.0)
@@ -352,19 +425,22 @@ def _touching(mask: np.ndarray, ring: np.ndarray) -> np.ndarray:
     return touching[labels]
 
 
-def _gradient(image: np.ndarray) -> np.ndarray:
+def _gradient(image: np.ndarray, dx: np.ndarray | None = None, dy: np.ndarray | None = None) -> np.ndarray:
+    """Gradient magnitude over all channels; ``dx`` and ``dy``, shaped like ``image``, are scratch."""
     import cv2
 
-    dx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
-    dy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
-    squared = cv2.add(cv2.multiply(dx, dx), cv2.multiply(dy, dy))
-    return np.sqrt(cv2.transform(squared, np.ones((1, squared.shape[2]), np.float32))) / 8
+    dx = cv2.Sobel(image, cv2.CV_32F, 1, 0, dst=dx, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    dy = cv2.Sobel(image, cv2.CV_32F, 0, 1, dst=dy, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    squared = cv2.add(cv2.multiply(dx, dx, dst=dx), cv2.multiply(dy, dy, dst=dy), dst=dx)
+    # summed over channels, and the Sobel kernel's weight of 8 divided out (1/64 before the root)
+    summed = cv2.transform(squared, np.full((1, squared.shape[2]), 1 / 64, np.float32))
+    return np.sqrt(summed, out=summed)
 
 
-def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+def _blur(image: np.ndarray, sigma: float, out: np.ndarray | None = None) -> np.ndarray:
     import cv2
 
-    return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    return cv2.GaussianBlur(image, (0, 0), sigma, dst=out, borderType=cv2.BORDER_REPLICATE)
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -379,15 +455,19 @@ def _norm(values: np.ndarray) -> np.ndarray:
 
 
 def _clean(mask: np.ndarray) -> np.ndarray:
-    labels, count = ndimage.label(mask)
-    if count == 0:
+    import cv2
+
+    # 4-connected, as parts and holes were always counted
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4)
+    if count == 1:
         return mask
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     keep = sizes >= max(MIN_PART_SHARE * sizes.max(), 16)
+    keep[0] = False
     mask = keep[labels]
-    holes, hole_count = ndimage.label(~mask)
-    if hole_count > 1:
+    hole_count, holes = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
+    if hole_count > 2:
         hole_sizes = np.bincount(holes.ravel())
         outside = np.unique(_border(holes, 1))
         small = hole_sizes < max(MAX_PINHOLE_SHARE * mask.sum(), 4)

@@ -55,14 +55,19 @@ def _instance(name: str) -> Generator:
 
 def identity_settings(name: str = DEFAULT_GENERATOR, overrides: Mapping[str, Any] | None = None,
                       s3: "S3Access | None" = None) -> dict[str, Any]:
-    """The settings that identify an asset: the generator's name and version, all its settings, and
-    for a learned model the identity of its weights (WeightsMissing when they cannot be found)."""
+    """The settings that identify an asset: the generator's name and version, all its settings, for a
+    learned model the identity of its weights (WeightsMissing when they cannot be found), and what
+    decides its object mask (the segmenters the setting can pick, with their versions)."""
     generator = get_generator(name)
     identity = {"generator": name, "generator_version": generator.version, **generator.normalize_settings(overrides)}
     if generator.weights is not None:
         from ray_jobs.generators.weights import weights_identity
 
         identity["weights_id"] = weights_identity(generator, identity[generator.weights.setting], s3)
+    if "segmenter" in identity:
+        from ray_jobs.generators.segmentation import segmenter_identity
+
+        identity["segmenter_id"] = segmenter_identity(identity, s3)
     return identity
 
 

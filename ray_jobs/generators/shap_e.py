@@ -62,6 +62,7 @@ class ShapEGenerator(Generator):
     def default_settings(self) -> dict[str, Any]:
         return {
             **self.weights_settings(),
+            **self.segmentation_settings(),
             "guidance_scale": 3.0,  # how closely the shape follows the image (classifier-free guidance; 1 = off)
             "inference_steps": 64,  # denoising steps of the prior: fewer is faster and rougher
             "grid_size": 128,  # marching-cubes samples per side of the model's box: surface detail and faces
@@ -101,18 +102,18 @@ class ShapEGenerator(Generator):
 
     def run(self, image, settings: dict[str, Any], runner: StepRunner, device: str | None) -> GenerationResult:
         from ray_jobs.generators.image_io import load_image, working_arrays
-        from ray_jobs.generators.mask import object_mask
+        from ray_jobs.generators.segmentation import segment
 
         device = resolve_device(device)
         pipeline = runner.model
         rgb, alpha = runner.run("load", lambda: working_arrays(load_image(image), WORKING_RESOLUTION))
-        mask = runner.run("mask", object_mask, rgb, alpha)
+        mask, segmenter = runner.run("mask", segment, rgb, alpha, settings, runner.segmenter_model)
         condition = runner.run("condition", conditioning_image, rgb, alpha, mask, _processor_side(pipeline))
         latents = runner.run("diffuse", diffuse, pipeline, condition, settings, device)
         surface = runner.run("surface", extract_surface, pipeline, latents, settings["grid_size"], device)
         mesh = runner.run("mesh", coloured_mesh, surface, settings["target_faces"])
         quality = runner.run("quality", _quality, mesh, mask, surface)
-        return GenerationResult(mesh=mesh, mask=mask, quality=quality, device=device)
+        return GenerationResult(mesh=mesh, mask=mask, quality={**quality, "segmenter": segmenter}, device=device)
 
 
 def _check_folder(folder: Path) -> None:

@@ -65,13 +65,17 @@ def source_kind(source: str) -> str:
     return "local"
 
 
+# `generator` below is whatever has a `name` and a `weights` spec: a generator, or the learned segmenter.
 def how_to_provide(generator: Generator) -> str:
-    """The three ways to give a generator its model, for messages and the `generators` listing."""
+    """The three ways to give a generator (or the segmenter) its model, for messages and listings."""
     spec = generator.weights
+    option = "--weights " if spec.setting == "weights" else f"--set {spec.setting}="
+    fetched = (f"the hub id {spec.hub_id} fetched on first use" if spec.hub_id
+               else f"a download into {spec.env} by rembg on first use")
     return (f"give the {generator.name} model one of three ways: a folder on every machine "
-            f"(--weights /path/to/model or {spec.env}=/path/to/model), a store prefix synced to every node "
-            f"(--weights s3://bucket/prefix or {spec.env}=s3://bucket/prefix), or the hub id {spec.hub_id} "
-            f"fetched on first use where downloads are allowed ({ALLOW_DOWNLOADS_ENV}=1)")
+            f"({option}/path/to/model or {spec.env}=/path/to/model), a store prefix synced to every node "
+            f"({option}s3://bucket/prefix or {spec.env}=s3://bucket/prefix), or {fetched} "
+            f"where downloads are allowed ({ALLOW_DOWNLOADS_ENV}=1)")
 
 
 def _missing(generator: Generator, source: str, why: str) -> WeightsMissing:
@@ -82,7 +86,7 @@ def _missing(generator: Generator, source: str, why: str) -> WeightsMissing:
 
 def weights_identity(generator: Generator, source: str, s3: S3Access | None = None) -> str:
     """The identity of the model ``source`` names, without downloading it (WeightsMissing if unusable)."""
-    kind = source_kind(source)
+    kind = _kind(generator, source)
     if kind == "s3":
         return _S3Weights(generator, source, s3).identity()
     if kind == "hub":
@@ -93,7 +97,7 @@ def weights_identity(generator: Generator, source: str, s3: S3Access | None = No
 def resolve_weights(generator: Generator, source: str, s3: S3Access | None = None,
                     expected_identity: str | None = None) -> ResolvedWeights:
     """The model on this machine (fetched when needed), checked against ``expected_identity``."""
-    kind = source_kind(source)
+    kind = _kind(generator, source)
     if kind == "s3":
         weights = _S3Weights(generator, source, s3)
         identity = weights.identity()
@@ -107,6 +111,11 @@ def resolve_weights(generator: Generator, source: str, s3: S3Access | None = Non
         identity = _local_identity(generator, folder)
     _check_expected(generator, source, identity, expected_identity)
     return ResolvedWeights(folder=folder, identity=identity, source=source)
+
+
+def _kind(generator: Generator, source: str) -> str:
+    kind = source_kind(source)
+    return "local" if kind == "hub" and not generator.weights.hub_id else kind
 
 
 def weights_for_run(generator: Generator, identity_settings: dict, s3: S3Access | None) -> ResolvedWeights | None:

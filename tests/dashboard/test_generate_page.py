@@ -125,10 +125,14 @@ def test_upload_generates_to_completion_with_live_progress(ray_cluster, dashboar
     for run in runs:
         stored = catalog.get(run.asset_id)
         assert stored is not None and stored.name == run.name
+        assert "mask" in stored.latest_version.files  # what was taken as the object, kept for people
+        assert stored.latest_version.quality["segmenter"] in ("alpha-1", "flood-2")
         stages = [event.stage for event in run.events]
         assert stages[0] == "lookup" and "submitted" in stages and run.percent == 100.0
     assert len(at.get("bidi_component")) == 1  # the first finished model is previewed (stpyvista)
     assert sorted(b.proto.label for b in at.get("download_button")) == ["GLB", "OBJ", "PLY", "STL"]
+    captions = [image.caption for element in at.get("imgs") for image in element.proto.imgs]
+    assert any(caption.startswith("Taken as the object (") for caption in captions), captions
 
     # Generating the same images again answers from the store, without a job.
     at.button[next(i for i, b in enumerate(at.button) if b.label == "Generate 3D Model")].click()

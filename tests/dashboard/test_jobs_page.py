@@ -28,7 +28,15 @@ def test_cluster_figures_jobs_table_and_cancel(ray_cluster, dashboard_env, studi
     busy = [studio_client.submit(object_image("parts", 400 + n), f"busy-{n}.png", gated(tag, hold="first"))
             for n in range(2)]
     slow = studio_client.submit(object_image("star", 512), "slow-star.png", gated(new_tag("star")))
+    try:
+        check_page_and_cancel(studio_client, slow)
+    finally:  # whatever failed above, the shared workers must not stay held for the tests after this one
+        open_gate(tag, "first")
+    for submission in busy:
+        assert studio_client.wait(submission.job_id).state == "done"
 
+
+def check_page_and_cancel(studio_client, slow) -> None:
     at = AppTest.from_file(str(PAGES / "jobs.py"), default_timeout=60).run()
     assert not at.exception, at.exception
     assert metric(at, "Nodes") == "1"
@@ -49,9 +57,9 @@ def test_cluster_figures_jobs_table_and_cancel(ray_cluster, dashboard_env, studi
     at.run()
     table = job_table(at)
     assert dict(zip(table["name"], table["state"]))["slow-star.png"] == "cancelled"
-    open_gate(tag, "first")
-    for submission in (*busy, newer):
-        assert studio_client.wait(submission.job_id).state == "done"
+    # pools per generator: the shared CPU pool runs inflate and the gated test generator
+    pools = next(frame.value for frame in at.dataframe if "pool" in frame.value.columns)
+    assert list(pools["pool"]) == ["cpu"] and "test-gated" in pools["generators"][0]
 
 
 def test_app_navigates_to_every_page(ray_cluster, dashboard_env):

@@ -98,3 +98,62 @@ def test_not_bytes_is_refused():
 def test_pil_image_input_is_accepted():
     image = Image.open(io.BytesIO(object_image("disc", 64)))
     assert load_image(image).size == (64, 64)
+
+
+# -- only the formats the store takes for images are ever parsed -------------------------------------------
+
+def _psd(width: int = 8, height: int = 8) -> bytes:
+    """A minimal valid Photoshop file (Pillow reads PSD but cannot write it): 3 channels, 8 bits, raw."""
+    import struct
+
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, height, width, 8, 3)  # version 1, RGB mode
+    sections = struct.pack(">III", 0, 0, 0)  # no colour data, no resources, no layers
+    return header + sections + struct.pack(">H", 0) + bytes(3 * width * height)
+
+
+def _saved(fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 40, 40)).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data, named",
+    [(lambda: _saved("EPS"), "EPS"), (_psd, "PSD"), (lambda: _saved("PCX"), "PCX"), (lambda: _saved("ICO"), "ICO")],
+    ids=["eps", "psd", "pcx", "ico"],
+)
+def test_formats_outside_the_list_are_refused_by_name(data, named):
+    with pytest.raises(ImageError) as caught:
+        load_image(data())
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"{named} format" in message
+    assert all(allowed in message for allowed in ("PNG", "JPEG", "WebP")), message
+
+
+def _animated_gif(frames: int) -> bytes:
+    # each frame differs, so Pillow cannot merge them into one
+    images = [Image.new("RGB", (16, 16), (index % 256, 255 - index % 256, (7 * index) % 256)) for index in range(frames)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=40, loop=0)
+    return buffer.getvalue()
+
+
+def test_a_long_animation_is_refused_with_what_to_do():
+    data = _animated_gif(200)
+    assert Image.open(io.BytesIO(data)).n_frames == 200
+    with pytest.raises(ImageError) as caught:
+        load_image(data)
+    message = str(caught.value)
+    assert "\n" not in message and "frames" in message and "still image" in message
+
+
+def test_a_short_animation_gives_its_first_frame():
+    image = load_image(_animated_gif(2))
+    assert image.getpixel((0, 0))[:3] == (0, 255, 0)
+
+
+def test_a_pil_image_of_another_format_is_refused():
+    image = Image.open(io.BytesIO(_saved("PCX")))
+    with pytest.raises(ImageError, match="PCX format"):
+        load_image(image)

@@ -28,10 +28,13 @@ def test_unknown_generator_names_the_choices():
         get_generator("nope")
 
 
-def test_identity_settings_are_complete_and_stable():
+def test_identity_settings_are_complete_and_stable(monkeypatch, tmp_path):
+    monkeypatch.delenv("U2NET_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no learned segmenter's model here
     identity = identity_settings("inflate", {"resolution": 256})
     assert identity == {"generator": "inflate", "generator_version": "1", "resolution": 256, "target_faces": 30_000,
-                        "thickness": 1.0}
+                        "thickness": 1.0, "segmenter": "auto", "segmenter_model": "~/.u2net",
+                        "segmenter_id": "auto: alpha-1, flood-2"}
     assert identity_settings("inflate", identity) == identity  # an identity dict goes back in unchanged
     assert identity_settings("inflate", {"resolution": 256.0}) == identity  # 256.0 is 256
 

@@ -16,25 +16,30 @@ class ToyGenerator(Generator):
     name = "toy"
     steps = ("toy",)
     setting_ranges = {"count": (1, None), "scale": (None, 2.5)}
+    setting_choices = {"style": ("plain", "bold")}
 
     def default_settings(self):
         return {"count": 3, "scale": 1.0, "smooth": True, "style": "plain", "tags": None}
 
     def validate_settings(self, settings):
-        if settings["style"] not in ("plain", "fancy"):
-            raise ValueError("setting 'style' must be plain or fancy")
+        if settings["style"] == "bold" and not settings["smooth"]:
+            raise ValueError("setting 'style' bold needs smooth")
         return settings
 
     def run(self, image, settings, runner, device):
         raise NotImplementedError
 
 
-def test_inflate_specs_are_plain_data():
+def test_inflate_specs_are_plain_data(monkeypatch):
+    monkeypatch.delenv("U2NET_HOME", raising=False)
     specs = setting_specs("inflate")
     assert specs == {
-        "resolution": {"default": 512, "type": "int", "min": 64, "max": 2048},
-        "target_faces": {"default": 30_000, "type": "int", "min": 1_000, "max": 1_000_000},
-        "thickness": {"default": 1.0, "type": "float", "min": 0.05, "max": 4.0},
+        "resolution": {"default": 512, "type": "int", "min": 64, "max": 2048, "choices": None},
+        "target_faces": {"default": 30_000, "type": "int", "min": 1_000, "max": 1_000_000, "choices": None},
+        "thickness": {"default": 1.0, "type": "float", "min": 0.05, "max": 4.0, "choices": None},
+        "segmenter": {"default": "auto", "type": "str", "min": None, "max": None,
+                      "choices": ["auto", "alpha", "flood", "rembg"]},
+        "segmenter_model": {"default": "~/.u2net", "type": "str", "min": None, "max": None, "choices": None},
     }
     assert json.loads(json.dumps(specs)) == specs
     assert setting_specs() == specs  # the default generator
@@ -67,12 +72,14 @@ def test_non_finite_and_huge_numbers_are_refused_with_the_key(value):
 def test_types_and_open_bounds_come_from_the_declaration():
     toy = ToyGenerator()
     assert toy.setting_specs() == {
-        "count": {"default": 3, "type": "int", "min": 1, "max": None},
-        "scale": {"default": 1.0, "type": "float", "min": None, "max": 2.5},
-        "smooth": {"default": True, "type": "bool", "min": None, "max": None},
-        "style": {"default": "plain", "type": "str", "min": None, "max": None},
-        "tags": {"default": None, "type": None, "min": None, "max": None},
+        "count": {"default": 3, "type": "int", "min": 1, "max": None, "choices": None},
+        "scale": {"default": 1.0, "type": "float", "min": None, "max": 2.5, "choices": None},
+        "smooth": {"default": True, "type": "bool", "min": None, "max": None, "choices": None},
+        "style": {"default": "plain", "type": "str", "min": None, "max": None, "choices": ["plain", "bold"]},
+        "tags": {"default": None, "type": None, "min": None, "max": None, "choices": None},
     }
+    with pytest.raises(ValueError, match="setting 'style' must be one of plain, bold, got 'fancy'"):
+        toy.normalize_settings({"style": "fancy"})
     settings = toy.normalize_settings({"count": 10**6, "scale": -7, "smooth": False, "tags": ["a"]})
     assert settings == {"count": 10**6, "scale": -7.0, "smooth": False, "style": "plain", "tags": ["a"]}
     assert isinstance(settings["scale"], float)  # 1 and 1.0 give one identity
@@ -87,7 +94,8 @@ def test_types_and_open_bounds_come_from_the_declaration():
         ({"scale": "big"}, "'scale' must be a number no more than 2.5"),
         ({"smooth": 1}, "'smooth' must be true or false"),
         ({"style": 3}, "'style' must be text"),
-        ({"style": "odd"}, "'style' must be plain or fancy"),  # the subclass's own rule still runs
+        ({"style": "odd"}, "'style' must be one of plain, bold"),
+        ({"style": "bold", "smooth": False}, "'style' bold needs smooth"),  # the subclass's own rule still runs
     ],
 )
 def test_toy_settings_are_refused_with_the_key(overrides, message):

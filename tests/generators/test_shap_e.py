@@ -170,12 +170,14 @@ def test_conditioning_image_centres_the_object_on_white():
 
 
 def test_settings_defaults_and_ranges(monkeypatch):
+    monkeypatch.delenv("U2NET_HOME", raising=False)
     generator = ShapEGenerator()
     settings = generator.normalize_settings()
-    assert settings == {"weights": "openai/shap-e-img2img", "guidance_scale": 3.0, "inference_steps": 64,
-                        "grid_size": 128, "target_faces": 30_000, "seed": 0}
+    assert settings == {"weights": "openai/shap-e-img2img", "segmenter": "auto", "segmenter_model": "~/.u2net",
+                        "guidance_scale": 3.0, "inference_steps": 64, "grid_size": 128, "target_faces": 30_000,
+                        "seed": 0}
     specs = generator.setting_specs()
-    assert specs["inference_steps"] == {"default": 64, "type": "int", "min": 1, "max": 1000}
+    assert specs["inference_steps"] == {"default": 64, "type": "int", "min": 1, "max": 1000, "choices": None}
     assert specs["target_faces"]["min"] == 1_000 and specs["target_faces"]["max"] == 1_000_000
     for key, value in (("inference_steps", 0), ("inference_steps", 1001), ("target_faces", 999),
                        ("grid_size", 193), ("guidance_scale", 0.5), ("seed", -1)):

@@ -24,7 +24,10 @@ def run(args) -> int:
 
     client = StudioClient()
     if args.delete:
-        removed = client.delete_asset(args.delete)
+        from ray_jobs.client.access import anonymous_user
+
+        # who runs the CLI (STUDIO_USER, else the login name) goes into the store's audit trail
+        removed = client.audited(anonymous_user(), "delete", args.delete, lambda: client.delete_asset(args.delete))
         print(f"deleted asset {args.delete}: {removed} objects removed")
         return 0
     page = client.list_assets(limit=args.limit, cursor=args.cursor, name_contains=args.search)
