@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from ray_jobs.client.access import User
+from ray_jobs.client.access import NotAllowed, User
 from ray_jobs.client.door import door
 
 logger = logging.getLogger(__name__)
@@ -29,8 +29,7 @@ class AuditTrail:
             user.require(action)
             outcome = perform()
         except Exception as error:
-            self._record(user, action, target, "refused" if type(error).__name__ == "NotAllowed" else "failed",
-                         str(error))
+            self._record(user, action, target, "refused" if isinstance(error, NotAllowed) else "failed", str(error))
             raise
         self._record(user, action, target, "done", "")
         return outcome
