@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.conftest import PAGES, publish_asset
+from ray_jobs.generators.segmentation import FLOOD_VERSION
 
 GENERATE = str(PAGES / "generate.py")
 DONE = "✅ 3D generation completed successfully!"
@@ -126,7 +127,7 @@ def test_upload_generates_to_completion_with_live_progress(ray_cluster, dashboar
         stored = catalog.get(run.asset_id)
         assert stored is not None and stored.name == run.name
         assert "mask" in stored.latest_version.files  # what was taken as the object, kept for people
-        assert stored.latest_version.quality["segmenter"] in ("alpha-1", "flood-2")
+        assert stored.latest_version.quality["segmenter"] in ("alpha-1", f"flood-{FLOOD_VERSION}")
         stages = [event.stage for event in run.events]
         assert stages[0] == "lookup" and "submitted" in stages and run.percent == 100.0
     assert len(at.get("bidi_component")) == 1  # the first finished model is previewed (stpyvista)
