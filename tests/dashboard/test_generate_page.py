@@ -132,7 +132,7 @@ def test_upload_generates_to_completion_with_live_progress(ray_cluster, dashboar
         assert stages[0] == "lookup" and "submitted" in stages and run.percent == 100.0
     assert len(at.get("bidi_component")) == 1  # the first finished model is previewed (stpyvista)
     assert sorted(b.proto.label for b in at.get("download_button")) == ["GLB", "OBJ", "PLY", "STL"]
-    captions = [image.caption for element in at.get("imgs") for image in element.proto.imgs]
+    captions = [image.caption for element in at.get("image") for image in element.proto.imgs]
     assert any(caption.startswith("Taken as the object (") for caption in captions), captions
 
     # Generating the same images again answers from the store, without a job.
