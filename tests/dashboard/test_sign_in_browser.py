@@ -98,6 +98,7 @@ def test_roles_decide_what_each_signed_in_user_can_do(playwright, signed_in_dash
     image.write_bytes(object_image("figure", 128, alpha=True))
     with signed_in(playwright, url, EDITOR) as page:
         page.locator("input[type=file]").set_input_files(image)
+        page.get_by_text(image.name).first.wait_for()  # the upload reached the server before the click
         page.get_by_role("button", name="Generate 3D Model").click()
         page.get_by_text("3D generation completed successfully!").wait_for(timeout=300_000)
         open_first_asset(page)
