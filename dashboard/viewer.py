@@ -72,7 +72,8 @@ def show_preview(cache_key: str, load_model: Callable[[], object], *, height: in
     return PreviewShown(mesh.source_faces, mesh.shown_faces)
 
 
-@st.cache_resource(max_entries=16, show_spinner="Preparing the 3D preview…")
+# A few models only: each kept scene holds its arrays (about 1.5 MB), and more made memory grow per preview.
+@st.cache_resource(max_entries=4, show_spinner="Preparing the 3D preview…")
 def _preview_for(cache_key: str, _load_model: Callable[[], object]) -> PreviewMesh:
     """The decimated preview geometry, made once per stored GLB for every session."""
     return preview_mesh(_load_model())

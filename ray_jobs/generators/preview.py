@@ -82,6 +82,11 @@ def texture_pixels(mesh) -> np.ndarray | None:
     image = base_colour_image(mesh)
     if image is None or len(mesh.visual.uv) != len(mesh.vertices):
         return None
+    return preview_pixels(image)
+
+
+def preview_pixels(image) -> np.ndarray:
+    """A base-colour image as RGB or RGBA pixels, at most PREVIEW_MAX_TEXTURE_PX a side."""
     image = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB")
     if max(image.size) > PREVIEW_MAX_TEXTURE_PX:  # convert() made a copy: the mesh's image stays whole
         image.thumbnail((PREVIEW_MAX_TEXTURE_PX, PREVIEW_MAX_TEXTURE_PX))
