@@ -101,9 +101,9 @@ def resolve_weights(generator: Generator, source: str, s3: S3Access | None = Non
     if kind == "s3":
         weights = _S3Weights(generator, source, s3)
         identity = weights.identity()
-        _check_expected(generator, source, identity, expected_identity)
-        folder = weights.fetch(identity)
-    elif kind == "hub":
+        _check_expected(generator, source, identity, expected_identity)  # before fetching a changed model
+        return ResolvedWeights(folder=weights.fetch(identity), identity=identity, source=source)
+    if kind == "hub":
         folder = _hub_folder(generator, source)
         identity = f"hub:{folder.name}"
     else:
@@ -140,11 +140,16 @@ def _require_files(generator: Generator, source: str, present: set[str]) -> None
 
 # ---- a local folder ---------------------------------------------------------------------------
 
+def _relative_files(folder: Path) -> list[str]:
+    """Every file under ``folder``, as its path relative to it."""
+    return [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
+
+
 def _local_folder(generator: Generator, source: str) -> Path:
     folder = Path(source).expanduser()
     if not folder.is_dir():
         raise _missing(generator, source, "there is no such folder on this machine")
-    files = {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
+    files = set(_relative_files(folder))
     if not files:
         raise _missing(generator, source, "the folder is empty")
     _require_files(generator, source, files)
@@ -286,6 +291,5 @@ def _hub_folder(generator: Generator, source: str) -> Path:
             folder = Path(snapshot_download(source))
         except Exception as error:  # noqa: BLE001
             raise _missing(generator, source, f"fetching it from the hub failed ({type(error).__name__})") from None
-    _require_files(generator, source, {path.relative_to(folder).as_posix() for path in folder.rglob("*")
-                                       if path.is_file()})
+    _require_files(generator, source, set(_relative_files(folder)))
     return folder
