@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -77,37 +78,52 @@ def fill_store(store_dir: Path, total: int, previewable: int) -> tuple[float, li
     return time.perf_counter() - started, names
 
 
-def bare_streamlit_paint(context, workdir: Path, env: dict, loads: int) -> list[float]:
+def dashboard_memory_settings(env: dict[str, str]) -> dict[str, str]:
+    """The allocator settings scripts/dashboard.sh gives the dashboard (values in `env` win)."""
+    settings = {}
+    for line in (REPO_ROOT / "scripts" / "dashboard-memory.env").read_text().splitlines():
+        name, _, value = line.partition("=")
+        if value and not name.startswith("#"):
+            settings[name.strip()] = env.get(name.strip(), value.strip())
+    return settings
+
+
+@contextmanager
+def bare_streamlit(workdir: Path, env: dict):
     """The floor under every figure: a one-line Streamlit app, same machine, same browser."""
     script = workdir / "hello.py"
     script.write_text('import streamlit as st\nst.title("Hello")\n')
     with streamlit_server(env, workdir / "hello.log", script=script) as (url, _):
-        times = []
-        for _ in range(loads + 1):
-            page = context.new_page()
-            started = time.perf_counter()
-            page.goto(url)
-            page.get_by_role("heading", name="Hello").wait_for(timeout=60_000)
-            times.append(time.perf_counter() - started)
-            page.close()
-    return times[1:]  # the first load fills the browser cache
+        yield url
 
 
-def first_paints(context, url: str, loads: int) -> dict[str, tuple[list[float], list[float]]]:
-    figures = {}
-    for path, (title, ready) in PAGES.items():
-        painted, complete = [], []
-        for _ in range(loads):
+def first_paints(context, url: str, bare_url: str, loads: int) -> tuple[list[float], dict[str, tuple[list[float], list[float]]]]:
+    """(bare app's first paints, per page: (title painted, content ready)), each a fresh tab. Taken
+    in turns, the bare app then every page, round after round, so a slower stretch of the machine
+    weighs on all of them alike; the first round only fills the browser's cache and is dropped."""
+    bare: list[float] = []
+    figures: dict[str, tuple[list[float], list[float]]] = {path or "generate": ([], []) for path in PAGES}
+    for round_number in range(loads + 1):
+        page = context.new_page()
+        started = time.perf_counter()
+        page.goto(bare_url)
+        page.get_by_role("heading", name="Hello").wait_for(timeout=60_000)
+        if round_number:
+            bare.append(time.perf_counter() - started)
+        page.close()
+        for path, (title, ready) in PAGES.items():
             page = context.new_page()
             started = time.perf_counter()
             page.goto(f"{url}/{path}")
             page.get_by_role("heading", name=title).wait_for(timeout=60_000)
-            painted.append(time.perf_counter() - started)
+            painted = time.perf_counter() - started
             ready(page).wait_for(timeout=60_000)
-            complete.append(time.perf_counter() - started)
+            complete = time.perf_counter() - started
             page.close()
-        figures[path or "generate"] = (painted, complete)
-    return figures
+            if round_number:
+                figures[path or "generate"][0].append(painted)
+                figures[path or "generate"][1].append(complete)
+    return bare, figures
 
 
 def rss_mb(pid: int) -> float:
@@ -191,7 +207,7 @@ def main() -> None:
         print(f"store: {args.assets} assets ({args.previews} previewable) written in {fill_s:.1f} s")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "USE_S3", "S3_", "AWS_"))}
         env.update(LOCAL_STORAGE_DIR=str(workdir / "store"), ASSET_STUDIO_WORKERS="1", PYTHONPATH=str(REPO_ROOT))
-        env.setdefault("MALLOC_ARENA_MAX", "2")  # as scripts/dashboard.sh starts the dashboard
+        env.update(dashboard_memory_settings(env))  # as scripts/dashboard.sh starts the dashboard
         with streamlit_server(env, workdir / "streamlit.log") as (url, process), sync_playwright() as playwright, \
                 offline_browser(playwright) as context:
             started = time.perf_counter()
@@ -200,10 +216,11 @@ def main() -> None:
             page.get_by_role("button", name="Generate 3D Model").wait_for(timeout=120_000)
             print(f"cold start (server up -> Generate page ready): {time.perf_counter() - started:.2f} s")
             page.close()
-            print(f"\nfirst paint, warm server, {args.loads} fresh tabs per page (title / content ready):")
-            bare = bare_streamlit_paint(context, workdir, env, args.loads)
+            print(f"\nfirst paint, warm server, {args.loads} fresh tabs per page, pages in turns (title / content ready):")
+            with bare_streamlit(workdir, env) as bare_url:
+                bare, figures = first_paints(context, url, bare_url, args.loads)
             print(f"  bare one-line Streamlit app (floor)  {median_ms(bare)}")
-            for name, (painted, complete) in first_paints(context, url, args.loads).items():
+            for name, (painted, complete) in figures.items():
                 ratio = statistics.median(painted) / statistics.median(bare)
                 print(f"  {name:9s} title {median_ms(painted)}  = {ratio:.2f}x bare\n  {'':9s} ready {median_ms(complete)}")
             print(f"  (gallery 'ready' = first page of 24 cards from {args.assets} assets)")

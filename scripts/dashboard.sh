@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh run
-# Fewer malloc arenas: Streamlit's script threads otherwise fragment memory preview after preview.
-export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+# Memory settings for the dashboard's process (why: see the file); values already set win.
+while IFS='=' read -r name value; do
+    if [[ "$name" =~ ^[A-Z_]+$ ]]; then export "$name=${!name:-$value}"; fi
+done < scripts/dashboard-memory.env
 port="${STUDIO_PORT:-8501}"
 # Safe by default: without sign-in ([auth] in .streamlit/secrets.toml) only this machine can reach it.
 # STUDIO_ADDRESS chooses another interface; without sign-in that also needs STUDIO_ALLOW_ANONYMOUS=1.

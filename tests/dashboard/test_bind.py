@@ -48,6 +48,9 @@ def test_without_sign_in_it_listens_on_loopback_only(tmp_path):
             time.sleep(0.3)
         assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, and nothing else (no 0.0.0.0, no ::)
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        # the allocator settings of scripts/dashboard-memory.env reach the dashboard's process (exec'd by the script)
+        environ = dict(item.split("=", 1) for item in Path(f"/proc/{process.pid}/environ").read_text().split("\0") if "=" in item)
+        assert environ.get("MALLOC_MMAP_THRESHOLD_") == "262144" and environ.get("MALLOC_ARENA_MAX") == "2"
     finally:
         stop(process, grace_s=20)
         log.close()
