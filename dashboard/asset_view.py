@@ -117,7 +117,7 @@ def show_mask(client: StudioClient, manifest: Manifest, version: int) -> None:
         return
     if overlay is not None:
         segmenter = (manifest.version(version).quality or {}).get("segmenter", "")
-        st.image(overlay, width=160, caption=f"Taken as the object ({segmenter.split('-')[0] or 'mask'})")
+        st.image(overlay, width=160, output_format="PNG", caption=f"Taken as the object ({segmenter.split('-')[0] or 'mask'})")
 
 
 def _reader(client: StudioClient, key: str):

@@ -112,7 +112,9 @@ def asset_card(manifest) -> None:
         thumbnail = latest.files.get("thumbnail")
         if thumbnail:
             try:
-                st.image(small_object(client, thumbnail.key), width="stretch")
+                # stored as PNG: said so, Streamlit sends the bytes as they are (its "auto" re-encodes
+                # an opaque PNG as JPEG, 24 times per page)
+                st.image(small_object(client, thumbnail.key), width="stretch", output_format="PNG")
             except Exception:
                 st.caption("(thumbnail missing)")
         st.markdown(f"**{manifest.name}**")
