@@ -97,6 +97,16 @@ def bare_streamlit(workdir: Path, env: dict):
         yield url
 
 
+def time_to_heading(context, url: str, heading: str):
+    """(the open tab, seconds from navigating a fresh tab to `url` until `heading` is drawn, the
+    perf_counter moment it started: later figures of the same load are measured from it)."""
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto(url)
+    page.get_by_role("heading", name=heading).wait_for(timeout=60_000)
+    return page, time.perf_counter() - started, started
+
+
 def first_paints(context, url: str, bare_url: str, loads: int) -> tuple[list[float], dict[str, tuple[list[float], list[float]]]]:
     """(bare app's first paints, per page: (title painted, content ready)), each a fresh tab. Taken
     in turns, the bare app then every page, round after round, so a slower stretch of the machine
@@ -104,25 +114,19 @@ def first_paints(context, url: str, bare_url: str, loads: int) -> tuple[list[flo
     bare: list[float] = []
     figures: dict[str, tuple[list[float], list[float]]] = {path or "generate": ([], []) for path in PAGES}
     for round_number in range(loads + 1):
-        page = context.new_page()
-        started = time.perf_counter()
-        page.goto(bare_url)
-        page.get_by_role("heading", name="Hello").wait_for(timeout=60_000)
-        if round_number:
-            bare.append(time.perf_counter() - started)
+        page, painted, _ = time_to_heading(context, bare_url, "Hello")
         page.close()
+        if round_number:
+            bare.append(painted)
         for path, (title, ready) in PAGES.items():
-            page = context.new_page()
-            started = time.perf_counter()
-            page.goto(f"{url}/{path}")
-            page.get_by_role("heading", name=title).wait_for(timeout=60_000)
-            painted = time.perf_counter() - started
+            page, painted, started = time_to_heading(context, f"{url}/{path}", title)
             ready(page).wait_for(timeout=60_000)
             complete = time.perf_counter() - started
             page.close()
             if round_number:
-                figures[path or "generate"][0].append(painted)
-                figures[path or "generate"][1].append(complete)
+                painted_times, ready_times = figures[path or "generate"]
+                painted_times.append(painted)
+                ready_times.append(complete)
     return bare, figures
 
 

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench.bench_dashboard import dashboard_memory_settings
 from bench.harness.browser import REPO_ROOT, free_port, stop
 
 LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp
@@ -30,7 +31,8 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def dashboard_env(tmp_path, **extra: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("STUDIO_", "RAY_ADDRESS"))}
+    # the allocator settings too: the script's own defaults are what the test checks
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("STUDIO_", "RAY_ADDRESS", "MALLOC_"))}
     env.update(LOCAL_STORAGE_DIR=str(tmp_path / "store"), **extra)
     return env
 
@@ -50,7 +52,9 @@ def test_without_sign_in_it_listens_on_loopback_only(tmp_path):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
         # the allocator settings of scripts/dashboard-memory.env reach the dashboard's process (exec'd by the script)
         environ = dict(item.split("=", 1) for item in Path(f"/proc/{process.pid}/environ").read_text().split("\0") if "=" in item)
-        assert environ.get("MALLOC_MMAP_THRESHOLD_") == "262144" and environ.get("MALLOC_ARENA_MAX") == "2"
+        expected = dashboard_memory_settings(dashboard_env(tmp_path))
+        assert expected == {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "262144"}
+        assert {name: environ.get(name) for name in expected} == expected
     finally:
         stop(process, grace_s=20)
         log.close()
