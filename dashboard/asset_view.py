@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.errors import explain
 from dashboard.formatting import count, duration, file_size, seconds, when
+from dashboard.scene_export import PreviewExportFailed
 from ray_jobs.client import MODEL_FORMATS, AssetVersion, Manifest, StudioClient
 
 UI_LINK_EXPIRY_S = 3600  # the longest a link shown in the dashboard lives (S3_URL_EXPIRY_SECONDS is for the CLI)
@@ -30,6 +31,8 @@ def show_asset(client: StudioClient, manifest: Manifest, *, version: int | None 
                            "faces; downloads keep every face.")
             else:
                 st.caption("Drag to orbit, scroll to zoom.")
+        except PreviewExportFailed as error:  # one sentence for the user already
+            st.warning(str(error))
         except Exception as error:  # a broken preview must not hide the downloads
             st.warning(f"The 3D preview could not be shown: {explain(error)}")
     with facts_column:

@@ -75,11 +75,17 @@ def sidebar_summary() -> None:
 
 @st.cache_resource(show_spinner=False)
 def warm_up_in_background() -> threading.Thread:
-    """Import the 3D preview's libraries (pyvista, VTK: seconds) once per server, in the background,
-    so neither the first page nor the first preview waits for them."""
+    """Start the 3D preview's export process and import its libraries here (pyvista, VTK,
+    stpyvista: seconds) once per server, in the background, so neither the first page nor the
+    first preview waits for them."""
 
     def load() -> None:
-        import dashboard.viewer  # noqa: F401
+        from dashboard import viewer
+
+        try:
+            viewer.warm_up()
+        except Exception:  # noqa: BLE001 - the first preview meets the same failure and says it on its page
+            pass
 
         # Streamlit runs a full garbage collection after every script run, holding the GIL while the
         # page's first elements wait to be sent: walking the ~200k objects the imports made takes

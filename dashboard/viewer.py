@@ -1,43 +1,49 @@
 """The inline 3D preview: a pyvista scene shown with stpyvista's trame backend.
 
-stpyvista exports the scene as one self-contained HTML page (vtk.js inline, the texture kept) in
-a short-lived child process and hands it to its Streamlit component: nothing renders on the
-server, so no OpenGL context lives in the dashboard, and the browser asks no other host.
-The preview geometry (decimated when large) is made once per stored GLB and kept by key.
+The scene is exported as one self-contained HTML page (vtk.js inline, the texture kept) by the
+dashboard's export process (dashboard.scene_export): nothing renders on the server, no OpenGL
+context lives in the dashboard, and the browser asks no other host. Each stored GLB is exported
+once and the page kept by key, so opening it again costs no export; a failed export is one
+clear line, never an empty frame.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyvista as pv
 import streamlit as st
 
-from dashboard.preview_mesh import PreviewMesh, preview_mesh
+from dashboard.scene_export import PreviewExportFailed, exporter
+from dashboard.scene_worker import WINDOW_WIDTH
+from ray_jobs.client.preview_model import PreviewModel
 
-BACKGROUND = "#f3f4f6"
-WINDOW_WIDTH = 640  # the browser scales the scene to the column; this only sets its aspect
+__all__ = ["PreviewExportFailed", "PreviewShown", "show_preview", "warm_up"]
 
 
-def prepare_export() -> None:
-    """What stpyvista's trame export needs from this process, set once before the first preview:
-    - the export runs in a child process made from a local function, which only the fork start
-      method can run (Python 3.14 defaults to forkserver);
-    - trame-vtklocal looks for its VTK-wasm bundle and downloads it when the folder is missing:
-      point it at a local folder (the export inlines vtk.js and does not need the bundle)."""
+def prepare_stpyvista() -> None:
+    """stpyvista hands the page to its component from a child process it makes of a local function,
+    which only the fork start method can run (Python 3.14 defaults to forkserver). That child only
+    passes on the page made already (see _ExportedPlotter), so it takes no lock and imports nothing."""
     if os.name == "posix" and multiprocessing.get_start_method(allow_none=True) != "fork":
         multiprocessing.set_start_method("fork", force=True)
     # Nothing is drawn here, but VTK makes a window object per plotter: a software one, never an X one.
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
-    if not os.environ.get("VTK_WASM_DIR_OVERRIDE"):
-        folder = Path(tempfile.gettempdir()) / "asset-studio-vtk-wasm"
-        folder.mkdir(exist_ok=True)
-        os.environ["VTK_WASM_DIR_OVERRIDE"] = str(folder)
+
+
+def warm_up() -> None:
+    """Pay the first preview's one-time costs ahead of it, in a running server: the export process
+    (its imports take seconds), stpyvista's import (it loads panel, ~0.6 s, and declares its
+    component, which needs the server) and VTK's first plotter."""
+    exporter().start()
+    prepare_stpyvista()
+    import stpyvista  # noqa: F401
+
+    pv.Plotter(off_screen=True, window_size=(8, 8)).close()
 
 
 @dataclass(frozen=True)
@@ -46,46 +52,48 @@ class PreviewShown:
     shown_faces: int
 
 
-def scene(mesh: PreviewMesh, height: int) -> pv.Plotter:
-    """A plotter holding `mesh` alone, lit and framed from the front (not rendered here)."""
-    plotter = pv.Plotter(off_screen=True, window_size=(WINDOW_WIDTH, height))
-    plotter.set_background(BACKGROUND)
-    # Grid-clustered meshes have folded slivers whose averaged normals show as dark specks: shade them flat.
-    smooth = mesh.shown_faces == mesh.source_faces
-    if mesh.texture is not None:
-        plotter.add_mesh(mesh.polydata, texture=pv.numpy_to_texture(mesh.texture), smooth_shading=smooth)
-    elif mesh.vertex_colors is not None:
-        plotter.add_mesh(mesh.polydata, scalars=mesh.vertex_colors, rgb=True, smooth_shading=smooth)
-    else:
-        plotter.add_mesh(mesh.polydata, color="#b8c4d6", smooth_shading=smooth)
-    # glTF is Y-up with the image facing +Z: look at the front, turned a little to show depth.
-    plotter.view_xy()
-    plotter.camera.Azimuth(30)
-    plotter.camera.Elevation(15)
-    return plotter
+def show_preview(cache_key: str, load_model: Callable[[], PreviewModel], *, height: int = 420) -> PreviewShown:
+    """Show one stored model; `cache_key` names it (stored keys never change their content).
+    PreviewExportFailed (one sentence for the user) when the scene cannot be exported."""
+    exported = _exported_scene(cache_key, load_model, height)
+    _draw(cache_key, exported.html, height)
+    return PreviewShown(exported.source_faces, exported.shown_faces)
 
 
-def show_preview(cache_key: str, load_model: Callable[[], object], *, height: int = 420) -> PreviewShown:
-    """Show one stored model; `cache_key` names it (stored keys never change their content)."""
-    mesh = _preview_for(cache_key, load_model)
-    _draw(cache_key, mesh, height)
-    return PreviewShown(mesh.source_faces, mesh.shown_faces)
+@dataclass(frozen=True)
+class ExportedScene:
+    html: str  # one self-contained page: vtk.js, the decimated mesh and its texture
+    source_faces: int
+    shown_faces: int
 
 
-# A few models only: each kept scene holds its arrays (about 1.5 MB), and more made memory grow per preview.
+# A few scenes only (each ~2 MB of HTML): opening one of them again shows it without exporting.
 @st.cache_resource(max_entries=4, show_spinner="Preparing the 3D preview…")
-def _preview_for(cache_key: str, _load_model: Callable[[], object]) -> PreviewMesh:
-    """The decimated preview geometry, made once per stored GLB for every session."""
-    return preview_mesh(_load_model())
+def _exported_scene(cache_key: str, _load_model: Callable[[], PreviewModel], height: int) -> ExportedScene:
+    """Exported once per stored GLB for every session; a failure is not kept, the next view retries."""
+    model = _load_model()
+    return ExportedScene(exporter().export_html(model, height), model.source_faces, model.shown_faces)
+
+
+class _ExportedPlotter(pv.Plotter):
+    """What stpyvista takes (a Plotter), holding a scene exported already: the export stpyvista
+    asks of it hands over that page instead of exporting again."""
+
+    def __init__(self, html: str, height: int):
+        super().__init__(off_screen=True, window_size=(WINDOW_WIDTH, height))
+        self._html = html
+
+    def export_html(self, filename=None):
+        return io.StringIO(self._html)
 
 
 @st.fragment
-def _draw(cache_key: str, mesh: PreviewMesh, height: int) -> None:
-    """In a fragment: reruns elsewhere on the page do not export the scene again."""
+def _draw(cache_key: str, html: str, height: int) -> None:
+    """In a fragment: reruns elsewhere on the page do not send the scene again."""
     from stpyvista import stpyvista  # imports need a running Streamlit server
 
-    prepare_export()
-    plotter = scene(mesh, height)
+    prepare_stpyvista()
+    plotter = _ExportedPlotter(html, height)
     try:
         stpyvista(plotter, backend="trame", key=f"preview-{cache_key}")
     finally:

@@ -109,6 +109,14 @@ def preview_frame(page, timeout_ms: float = 60_000, *, newer_than_ms: float = 0)
     raise AssertionError("no preview frame with a canvas appeared")
 
 
+def gallery_settled(page, timeout_ms: float = 60_000) -> None:
+    """Wait until the Gallery's run has drawn its last element (the pager caption) and every
+    thumbnail has loaded: a thumbnail arriving later moves the buttons below it, and a click
+    aimed before that shift lands beside its button."""
+    page.get_by_text("newest first").wait_for(timeout=timeout_ms)
+    page.wait_for_function("() => Array.from(document.images).every(image => image.complete)", timeout=timeout_ms)
+
+
 def painted_preview(page, timeout_ms: float = 60_000, *, newer_than_ms: float = 0) -> dict:
     """`canvas_pixels` of the preview, looking again when a rerun replaces the frame meanwhile."""
     from playwright.sync_api import Error as PlaywrightError

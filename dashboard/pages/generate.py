@@ -61,6 +61,10 @@ with settings_column:
                 and st.button("Generate 3D Model", type="primary", disabled=busy, width="stretch"))
 
 inputs = [generation.SourceInput(upload.name, upload.getvalue()) for upload in uploads or []] + picked
+if inputs:  # what the server has received: an upload still on its way is not listed yet
+    with sources_column:
+        shown = ", ".join(item.name for item in inputs[:5])
+        st.caption(f"Ready to generate: {shown}" + (f" and {len(inputs) - 5} more" if len(inputs) > 5 else ""))
 if generate and not user.may("generate"):  # checked again here: a button is not a guard
     st.error(f"You are a {user.role.label} and may not generate models. Ask an admin.")
 elif generate:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from bench.harness.browser import REPO_ROOT, free_port, offline_browser, streamlit_server
+from bench.harness.browser import REPO_ROOT, free_port, gallery_settled, offline_browser, streamlit_server
 from tests.dashboard.test_browser_e2e import playwright  # noqa: F401 - the fixture
 from tests.plugins.images import object_image
 
@@ -68,6 +68,7 @@ def signed_in(playwright, url: str, email: str):  # noqa: F811 - the fixture's v
 
 def open_first_asset(page) -> None:
     page.get_by_role("link", name="Gallery").click()
+    gallery_settled(page)
     page.get_by_role("button", name="Open").first.click()
     page.get_by_role("button", name="← Back to the gallery").wait_for(timeout=60_000)
 
@@ -98,7 +99,7 @@ def test_roles_decide_what_each_signed_in_user_can_do(playwright, signed_in_dash
     image.write_bytes(object_image("figure", 128, alpha=True))
     with signed_in(playwright, url, EDITOR) as page:
         page.locator("input[type=file]").set_input_files(image)
-        page.get_by_text(image.name).first.wait_for()  # the upload reached the server before the click
+        page.get_by_text(f"Ready to generate: {image.name}").wait_for(timeout=60_000)  # the server has the upload
         page.get_by_role("button", name="Generate 3D Model").click()
         page.get_by_text("3D generation completed successfully!").wait_for(timeout=300_000)
         open_first_asset(page)
