@@ -25,5 +25,7 @@ else
     exit 2
 fi
 echo "Asset studio: open http://localhost:$port in your browser (Ctrl+C stops it)" >&2
+# No file watcher: it is for editing the app live, and it scans every loaded module for each new session.
 exec .venv/bin/streamlit run dashboard/app.py --server.address "$address" \
-    --server.port "$port" --server.headless true --browser.gatherUsageStats false "$@"
+    --server.port "$port" --server.headless true --browser.gatherUsageStats false \
+    --server.fileWatcherType none "$@"

@@ -55,6 +55,9 @@ def test_without_sign_in_it_listens_on_loopback_only(tmp_path):
         expected = dashboard_memory_settings(dashboard_env(tmp_path))
         assert expected == {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "262144"}
         assert {name: environ.get(name) for name in expected} == expected
+        # and no file watcher (it scans every loaded module for each new session)
+        arguments = Path(f"/proc/{process.pid}/cmdline").read_text().split("\0")
+        assert arguments[arguments.index("--server.fileWatcherType") + 1] == "none"
     finally:
         stop(process, grace_s=20)
         log.close()
