@@ -28,7 +28,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.harness.browser import gallery_settled, offline_browser, painted_preview, streamlit_server  # noqa: E402
+from bench.harness.browser import (gallery_settled, offline_browser, painted_preview, streamlit_server,  # noqa: E402
+                                   upload_received)
 from bench.harness.scenes import object_image, publish_asset, textured_sphere  # noqa: E402
 
 PAGES = {  # url path -> (title, a locator factory that says the page's content is drawn)
@@ -183,7 +184,7 @@ def preview_after_generation(context, url: str, workdir: Path, count: int) -> tu
         image = workdir / f"generate-{number}.png"
         image.write_bytes(object_image(("figure", "star", "parts")[number % 3], 192 + number, alpha=True))
         page.locator("input[type=file]").set_input_files(image)
-        page.get_by_text(f"Ready to generate: {image.name}").wait_for(timeout=60_000)  # the server has the upload
+        upload_received(page, image.name)
         started, clicked_epoch_ms = time.perf_counter(), time.time() * 1000
         page.get_by_role("button", name="Generate 3D Model").click()
         page.get_by_text(f"{image.name} is stored and ready to download").wait_for(timeout=600_000)

@@ -109,6 +109,13 @@ def preview_frame(page, timeout_ms: float = 60_000, *, newer_than_ms: float = 0)
     raise AssertionError("no preview frame with a canvas appeared")
 
 
+def upload_received(page, file_name: str, timeout_ms: float = 60_000) -> None:
+    """Wait until the Generate page lists `file_name` as ready: the server has the upload. The
+    uploader shows the name as soon as the browser starts sending it; a click on Generate before
+    the server has it runs without the file."""
+    page.get_by_text("Ready to generate:").filter(has_text=file_name).wait_for(timeout=timeout_ms)
+
+
 def gallery_settled(page, timeout_ms: float = 60_000) -> None:
     """Wait until the Gallery's run has drawn its last element (the pager caption) and every
     thumbnail has loaded: a thumbnail arriving later moves the buttons below it, and a click

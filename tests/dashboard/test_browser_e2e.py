@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from bench.harness.browser import REPO_ROOT, gallery_settled, offline_browser, painted_preview, streamlit_server
+from bench.harness.browser import (REPO_ROOT, gallery_settled, offline_browser, painted_preview, streamlit_server,
+                                   upload_received)
 from tests.plugins.images import object_image
 from tests.support import missing_tool
 
@@ -53,7 +54,7 @@ def test_generate_preview_download_exists_gallery(playwright, tmp_path):
         page.screenshot(path=SCREENSHOTS / "1-generate.png", full_page=True)
 
         page.locator("input[type=file]").set_input_files(image_path)
-        page.get_by_text("Ready to generate: figure.png").wait_for(timeout=60_000)  # the server has the upload
+        upload_received(page, "figure.png")
         page.get_by_role("button", name="Generate 3D Model").click()
         page.get_by_text("3D generation completed successfully!").wait_for(timeout=300_000)
         pixels = painted_preview(page)

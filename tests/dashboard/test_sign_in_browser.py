@@ -11,7 +11,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from bench.harness.browser import REPO_ROOT, free_port, gallery_settled, offline_browser, streamlit_server
+from bench.harness.browser import (REPO_ROOT, free_port, gallery_settled, offline_browser, streamlit_server,
+                                   upload_received)
 from tests.dashboard.test_browser_e2e import playwright  # noqa: F401 - the fixture
 from tests.plugins.images import object_image
 
@@ -99,7 +100,7 @@ def test_roles_decide_what_each_signed_in_user_can_do(playwright, signed_in_dash
     image.write_bytes(object_image("figure", 128, alpha=True))
     with signed_in(playwright, url, EDITOR) as page:
         page.locator("input[type=file]").set_input_files(image)
-        page.get_by_text(f"Ready to generate: {image.name}").wait_for(timeout=60_000)  # the server has the upload
+        upload_received(page, image.name)
         page.get_by_role("button", name="Generate 3D Model").click()
         page.get_by_text("3D generation completed successfully!").wait_for(timeout=300_000)
         open_first_asset(page)
