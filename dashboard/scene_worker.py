@@ -122,9 +122,10 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 
 
 def main() -> None:
-    # Only answers go to the real stdout: libraries that print (trame does) write to stderr instead.
+    # Only answers go to the real stdout. What libraries print there (trame names its wasm folder on
+    # every export) is dropped; their warnings and errors still reach stderr, the dashboard's log.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     prepare_environment()
     warm_up()
     serve(sys.stdin.buffer, answers)
