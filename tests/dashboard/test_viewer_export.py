@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +138,29 @@ def test_the_gallery_preview_works_when_the_default_start_method_is_forkserver(d
     assert outcome["exception"] == [] and outcome["warnings"] == [], outcome
     assert outcome["previews"] == 1 and outcome["vtk"], outcome
     assert any(manifest.name in heading for heading in outcome["headings"]), outcome
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_the_export_process_ends_with_a_dashboard_that_is_killed():
+    """Its input closes when the dashboard's process dies, however it dies: no process is left behind."""
+    script = ("import sys, time\nfrom dashboard.scene_export import exporter\n"
+              "exporter().start()\nprint(exporter().pid, flush=True)\ntime.sleep(600)\n")
+    dashboard = subprocess.Popen([sys.executable, "-c", script], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+                                 env=os.environ | {"PYTHONPATH": str(REPO_ROOT)})
+    worker = int(dashboard.stdout.readline())
+    assert running(worker)
+    dashboard.kill()
+    dashboard.wait()
+    deadline = time.monotonic() + 60  # it notices once its warm-up is done and it reads its input
+    while running(worker):
+        assert time.monotonic() < deadline, "the export process outlived the dashboard"
+        time.sleep(0.1)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's exit is reaped by whatever adopted it, maybe never)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
