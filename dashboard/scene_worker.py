@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
+from ray_jobs.errors import error_line
+
 _LENGTH = struct.Struct("<Q")
 BACKGROUND = "#f3f4f6"
 WINDOW_WIDTH = 640  # the browser scales the scene to the column; this only sets its aspect
@@ -102,11 +104,6 @@ def export_html(model, height: int) -> str:
         plotter.close()
 
 
-def one_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0] if lines else 'no message'}"[:300]
-
-
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     """Answer requests until the dashboard closes the pipe (it has stopped, or retired this process)."""
     while True:
@@ -117,7 +114,7 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         try:
             answer = ("html", export_html(model, height))
         except Exception as error:  # noqa: BLE001 - whatever stops the export is reported, as one line
-            answer = ("error", one_line(error))
+            answer = ("error", error_line(error))
         write_frame(answers, answer)
 
 

@@ -124,6 +124,13 @@ class JobCancelled(JobProblem):
     """Someone cancelled the job."""
 
 
+def error_line(error: BaseException, *, limit: int = 200) -> str:
+    """A lower layer's exception as it goes inside one of our messages: "<Type>: <the first line of
+    its text>", the text cut to ``limit`` characters (libraries' messages run to pages)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0][:limit]}" if lines else type(error).__name__
+
+
 def translate(error: BaseException) -> StudioError | None:
     """The family member for a lower layer's error, or None when it is not one we know.
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ray_jobs.errors import error_line
 from ray_jobs.generators.base import GenerationResult, Generator, Needs, StepRunner, WeightsSpec, resolve_device
 
 # What a diffusers pipeline folder holds before any weights: the index and each part's config.
@@ -90,7 +91,7 @@ class ShapEGenerator(Generator):
         try:
             pipeline = ShapEImg2ImgPipeline.from_pretrained(folder, local_files_only=True, dtype=dtype)
         except Exception as error:  # noqa: BLE001 - any loader failure is one line for the user
-            raise ValueError(f"the Shap-E model in '{folder}' cannot be loaded ({_first_line(error)}): "
+            raise ValueError(f"the Shap-E model in '{folder}' cannot be loaded ({error_line(error)}): "
                              f"use a folder saved by ShapEImg2ImgPipeline.save_pretrained or the hub's "
                              f"{self.weights.hub_id}") from None
         if not bool(pipeline.shap_e_renderer.mesh_decoder.masks.any()):
@@ -125,11 +126,6 @@ def _check_folder(folder: Path) -> None:
     if missing:
         raise ValueError(f"the Shap-E model folder '{folder}' is missing {', '.join(missing)}: "
                          f"copy the whole model folder (as save_pretrained writes it)")
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
 
 
 def _processor_side(pipeline) -> int:
