@@ -45,11 +45,17 @@ def read_frame(stream: IO[bytes]) -> Any:
     return pickle.loads(data)
 
 
-def prepare_environment() -> None:
-    """Nothing is drawn here, but VTK makes a window object per plotter: a software one, never an X
-    one. trame-vtklocal downloads its VTK-wasm bundle when its folder is missing: the export inlines
-    vtk.js and does not need it, so an empty local folder stops the download."""
+def use_software_window() -> None:
+    """Nothing is drawn here or in the dashboard, but VTK makes a window object per plotter: a
+    software one, never an X one (which would look for a display)."""
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
+
+
+def prepare_environment() -> None:
+    """A software window (use_software_window). trame-vtklocal downloads its VTK-wasm bundle when
+    its folder is missing: the export inlines vtk.js and does not need it, so an empty local folder
+    stops the download."""
+    use_software_window()
     if not os.environ.get("VTK_WASM_DIR_OVERRIDE"):
         folder = Path(tempfile.gettempdir()) / "asset-studio-vtk-wasm"
         folder.mkdir(exist_ok=True)

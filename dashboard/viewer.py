@@ -19,7 +19,7 @@ import pyvista as pv
 import streamlit as st
 
 from dashboard.scene_export import PreviewExportFailed, exporter
-from dashboard.scene_worker import WINDOW_WIDTH
+from dashboard.scene_worker import WINDOW_WIDTH, use_software_window
 from ray_jobs.client.preview_model import PreviewModel
 
 __all__ = ["PreviewExportFailed", "PreviewShown", "show_preview", "warm_up"]
@@ -31,8 +31,7 @@ def prepare_stpyvista() -> None:
     passes on the page made already (see _ExportedPlotter), so it takes no lock and imports nothing."""
     if os.name == "posix" and multiprocessing.get_start_method(allow_none=True) != "fork":
         multiprocessing.set_start_method("fork", force=True)
-    # Nothing is drawn here, but VTK makes a window object per plotter: a software one, never an X one.
-    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
+    use_software_window()  # for _ExportedPlotter's window, never drawn
 
 
 def warm_up() -> None:
