@@ -4,7 +4,10 @@
     .venv/bin/python bench/bench_dashboard.py [--loads 5] [--previews 20] [--assets 10000] [--generations 3]
 
 Figures, side by side in one run (targets from the preview issue):
-- first paint of each page against a one-line Streamlit app's (<= 1.2x); the Gallery with N assets
+- first paint of each page against a one-line Streamlit app's (<= 1.2x); the Gallery with N assets.
+  Beside it, the same page of a bare four-page app (titles only, same URLs): Streamlit's own cost
+  of a page that is not at "/" (its frontend first looks for the server under the page's path and
+  retries at the root 100 ms later), so what is left above that floor is this dashboard's
 - 3D preview from the Gallery: click Open -> WebGL canvas painted, median and max; a 1M-face asset (<= 3 s)
 - 3D preview visible after a generation completes: success text -> canvas painted
 - Streamlit process RSS after 1, 10 and 20 previews in one session (<= 400 MB) and its slope over
@@ -98,6 +101,17 @@ def bare_streamlit(workdir: Path, env: dict):
         yield url
 
 
+@contextmanager
+def bare_multipage_streamlit(workdir: Path, env: dict):
+    """The same four URLs and titles as the dashboard, each page a title only."""
+    script = workdir / "pages.py"
+    pages = ", ".join(f"st.Page(lambda: st.title({title!r}), title={title!r}, url_path={(path or 'generate')!r}"
+                      f"{', default=True' if not path else ''})" for path, (title, _) in PAGES.items())
+    script.write_text(f"import streamlit as st\nst.navigation([{pages}]).run()\n")
+    with streamlit_server(env, workdir / "pages.log", script=script) as (url, _):
+        yield url
+
+
 def time_to_heading(context, url: str, heading: str):
     """(the open tab, seconds from navigating a fresh tab to `url` until `heading` is drawn, the
     perf_counter moment it started: later figures of the same load are measured from it)."""
@@ -108,26 +122,31 @@ def time_to_heading(context, url: str, heading: str):
     return page, time.perf_counter() - started, started
 
 
-def first_paints(context, url: str, bare_url: str, loads: int) -> tuple[list[float], dict[str, tuple[list[float], list[float]]]]:
-    """(bare app's first paints, per page: (title painted, content ready)), each a fresh tab. Taken
-    in turns, the bare app then every page, round after round, so a slower stretch of the machine
-    weighs on all of them alike; the first round only fills the browser's cache and is dropped."""
+def first_paints(context, url: str, bare_url: str, pages_url: str, loads: int):
+    """(bare app's first paints, per page: (title painted, content ready, the bare four-page app's
+    same page painted)), each a fresh tab. Taken in turns, the bare app then every page of both
+    apps, round after round, so a slower stretch of the machine weighs on all of them alike; the
+    first round only fills the browser's cache and is dropped."""
     bare: list[float] = []
-    figures: dict[str, tuple[list[float], list[float]]] = {path or "generate": ([], []) for path in PAGES}
+    figures: dict[str, tuple[list[float], list[float], list[float]]] = {
+        path or "generate": ([], [], []) for path in PAGES}
     for round_number in range(loads + 1):
         page, painted, _ = time_to_heading(context, bare_url, "Hello")
         page.close()
         if round_number:
             bare.append(painted)
         for path, (title, ready) in PAGES.items():
+            page, floor, _ = time_to_heading(context, f"{pages_url}/{path}", title)
+            page.close()
             page, painted, started = time_to_heading(context, f"{url}/{path}", title)
             ready(page).wait_for(timeout=60_000)
             complete = time.perf_counter() - started
             page.close()
             if round_number:
-                painted_times, ready_times = figures[path or "generate"]
+                painted_times, ready_times, floor_times = figures[path or "generate"]
                 painted_times.append(painted)
                 ready_times.append(complete)
+                floor_times.append(floor)
     return bare, figures
 
 
@@ -223,12 +242,16 @@ def main() -> None:
             print(f"cold start (server up -> Generate page ready): {time.perf_counter() - started:.2f} s")
             page.close()
             print(f"\nfirst paint, warm server, {args.loads} fresh tabs per page, pages in turns (title / content ready):")
-            with bare_streamlit(workdir, env) as bare_url:
-                bare, figures = first_paints(context, url, bare_url, args.loads)
+            with bare_streamlit(workdir, env) as bare_url, bare_multipage_streamlit(workdir, env) as pages_url:
+                bare, figures = first_paints(context, url, bare_url, pages_url, args.loads)
             print(f"  bare one-line Streamlit app (floor)  {median_ms(bare)}")
-            for name, (painted, complete) in figures.items():
+            for name, (painted, complete, floor) in figures.items():
                 ratio = statistics.median(painted) / statistics.median(bare)
-                print(f"  {name:9s} title {median_ms(painted)}  = {ratio:.2f}x bare\n  {'':9s} ready {median_ms(complete)}")
+                same_url = statistics.median(painted) / statistics.median(floor)
+                print(f"  {name:9s} title {median_ms(painted)}  = {ratio:.2f}x bare, {same_url:.2f}x the bare "
+                      f"app's page at this URL\n  {'':9s} ready {median_ms(complete)}\n"
+                      f"  {'':9s} bare four-page app, this URL {median_ms(floor)}  = "
+                      f"{statistics.median(floor) / statistics.median(bare):.2f}x bare")
             print(f"  (gallery 'ready' = first page of 24 cards from {args.assets} assets)")
 
             times, rss = previews(context, url, process.pid, names)
