@@ -27,33 +27,57 @@ runs: list[generation.Run] = st.session_state.setdefault("generate_runs", [])
 busy = any(run.active for run in runs)
 
 
-def store_picker() -> list[generation.SourceInput]:
+def store_picker() -> None:
+    """The store's source images with a checkbox each; what is ticked is kept in
+    `store_picks` (key -> name), so it stays chosen while the other tab is open."""
+    picks: dict[str, str] = st.session_state.setdefault("store_picks", {})
+
+    def toggle(key: str, name: str) -> None:
+        if st.session_state[f"pick-{key}"]:
+            picks[key] = name
+        else:
+            picks.pop(key, None)
+
     search = st.text_input("Search source images by name", key="pick_search", placeholder="e.g. chair")
     try:
         images, _ = client.source_images(limit=STORE_PICKS_PER_PAGE, name_contains=search or None)
     except Exception as error:
         st.error(f"Could not list the store's images. {explain(error)}")
-        return []
+        return
     if not images:
         st.info("No source images in the store yet (images/uploaded/, images/generated/). Upload one instead.")
-        return []
-    picked = []
+        return
     for column, image in zip(st.columns(4) * 3, images):
         with column:
             st.image(small_object(client, image.key), width="stretch")
-            if st.checkbox(image.name, key=f"pick-{image.key}"):
-                picked.append(generation.SourceInput(image.name, small_object(client, image.key), image.key))
+            st.checkbox(image.name, value=image.key in picks, key=f"pick-{image.key}", on_change=toggle,
+                        args=(image.key, image.name))
+
+
+def picked_sources() -> list[generation.SourceInput]:
+    """The store images ticked in the store tab, whichever tab is open now."""
+    picked = []
+    for key, name in list(st.session_state.get("store_picks", {}).items()):
+        try:
+            picked.append(generation.SourceInput(name, small_object(client, key), key))
+        except Exception as error:
+            st.session_state.store_picks.pop(key)
+            st.warning(f"{name} can no longer be read from the store and was unticked. {explain(error)}")
     return picked
 
 
 sources_column, settings_column = st.columns([2, 1], gap="large")
 with sources_column:
-    upload_tab, store_tab = st.tabs(["Upload images", "Pick from the store"])
+    # The store tab lists the store and draws its images only while it is open: not on every
+    # load and rerun of this page. The uploader is always drawn: a widget not drawn drops its files.
+    upload_tab, store_tab = st.tabs(["Upload images", "Pick from the store"], key="source_tab", on_change="rerun")
     with upload_tab:
         uploads = st.file_uploader("Product or concept images (one object each, plain background works best)",
                                    type=IMAGE_TYPES, accept_multiple_files=True, key="uploads")
-    with store_tab:
-        picked = store_picker()
+    if store_tab.open:
+        with store_tab:
+            store_picker()
+    picked = picked_sources()
 with settings_column:
     generator_name, generator_settings = pick_generator(client)
     output_format = st.selectbox("Output format", MODEL_FORMATS, format_func=lambda fmt: FORMAT_LABELS[fmt])

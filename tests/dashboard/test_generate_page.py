@@ -111,6 +111,38 @@ def test_no_image_selected_warns(dashboard_env):
     assert "Upload an image or pick one from the store first." in texts(at, "warning")
 
 
+def test_store_images_are_listed_only_in_their_tab_and_picks_outlast_a_tab_switch(dashboard_env, catalog,
+                                                                                  disc_png, monkeypatch):
+    from ray_jobs.client.studio_client import StudioClient
+
+    source = catalog.save_source_image(disc_png, "disc.png")
+    manifest = publish_asset(catalog, disc_png, "disc.png")
+    listings = []
+    real_listing = StudioClient.source_images
+    monkeypatch.setattr(StudioClient, "source_images",
+                        lambda self, **kwargs: listings.append(kwargs) or real_listing(self, **kwargs))
+
+    at = AppTest.from_file(GENERATE, default_timeout=60).run()
+    assert listings == [] and not at.checkbox  # the upload tab is open: the store is not listed
+    at.session_state["source_tab"] = "Pick from the store"
+    at.run()
+    assert len(listings) == 1
+    at.checkbox(key=f"pick-{source.key}").check().run()
+    listed = len(listings)
+    at.session_state["source_tab"] = "Upload images"
+    at.run()
+    assert len(listings) == listed and not at.checkbox
+    assert "Ready to generate: disc.png" in texts(at, "caption")  # still chosen with its tab closed
+    at.button[next(i for i, b in enumerate(at.button) if b.label == "Generate 3D Model")].click()
+    at.run()
+    assert not at.exception
+    assert any(t.startswith("✅ 3D model already exists") for t in texts(at, "success"))
+    assert at.session_state["generate_runs"][0].asset_id == manifest.asset_id
+    at.session_state["source_tab"] = "Pick from the store"
+    at.run()
+    assert at.checkbox(key=f"pick-{source.key}").value  # ticked again when the tab reopens
+
+
 @pytest.mark.ray
 def test_upload_generates_to_completion_with_live_progress(ray_cluster, dashboard_env, catalog, disc_png,
                                                             small_object_png):
