@@ -24,6 +24,15 @@ weight-free "flood" method, chosen by version (part of an asset's identity, see 
   judged by its own colour rather than by its blur: the blur that keeps noise from deciding a faint
   outline also moved the outline of thin parts by a pixel (fronds too wide, an arm's rim lost).
   Faint outlines are still judged on the blur.
+- "5": as "4", but shadow beside the object is no longer taken for object by the outline pass. Only
+  within a pixel of the watershed's outline does that pass judge a pixel against the object's colour;
+  farther out, standing clear of the noise is all it asks, and a shadow next to the object does too.
+  So where the outline is unsure (within an analysis pixel of the watershed's outline, and wherever
+  the pass added to the object), a pixel that looks like shadow (no other hue, no more light, well
+  darker than the backdrop yet not well clear of its local background, which is the shadow's lighter
+  part) stays object only when the object reaches it through lower full-size edges than the
+  background does: the shadow beyond the object's edge goes back to the background, a faint rim or
+  shaded side within it stays.
 
 All refuse images whose border is not mostly one plain colour. Specks are dropped, pinholes
 closed; real holes (transparent, or background seen through) are kept.
@@ -112,9 +121,9 @@ def object_mask(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def flood_mask(rgb: np.ndarray, version: str = FLOOD_VERSION) -> np.ndarray:
-    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "4"),
+    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "5"),
     specks dropped and pinholes closed; ImageError when the border is not plain."""
-    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in ("2", "3", "4")}}
+    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in ("2", "3", "4", "5")}}
     if version not in methods:
         raise ValueError(f"unknown flood version {version!r}: use one of {sorted(methods)}")
     return _clean(methods[version](rgb))
@@ -209,7 +218,7 @@ def _object_window(rgb: np.ndarray, margin: int) -> tuple[slice, slice]:
 
 def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, level: int) -> np.ndarray:
     """The mask of ``rgb`` (the object's window); ``scale``: full-size pixels per analysis pixel;
-    ``level``: the version (2, 3 or 4; see the module's docstring)."""
+    ``level``: the version (2 to 5; see the module's docstring)."""
     import cv2
 
     repaired = level >= 3
@@ -218,7 +227,7 @@ def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, le
     # full-size scratch, shared by the steps below: on a fresh array the first touch of each page
     # costs about as much as the filter that fills it
     scratch = tuple(np.empty_like(image) for _ in range(3))
-    edges = _sharp_edges(image, scratch)
+    edges = full_size_edges = _sharp_edges(image, scratch)
     if scale > 1:
         small_size = (round(width / scale), round(height / scale))
         small = cv2.resize(rgb, small_size, interpolation=cv2.INTER_AREA)
@@ -235,7 +244,8 @@ def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, le
         object_side, background_side, away_from_bodies, deep = (
             cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
             for m in (object_side, background_side, away_from_bodies, deep))
-    return _settle_outline(image, object_side, background_side, away_from_bodies, deep, plate, scale, scratch, level)
+    return _settle_outline(image, object_side, background_side, away_from_bodies, deep, plate, scale, scratch, level,
+                           full_size_edges)
 
 
 def _sharp_edges(image: np.ndarray, scratch: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -400,15 +410,16 @@ def _plate(smooth: np.ndarray, ring: np.ndarray) -> np.ndarray:
 
 def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side: np.ndarray,
                     away_from_bodies: np.ndarray, deep: np.ndarray, plate: np.ndarray, scale: float,
-                    scratch: tuple[np.ndarray, ...], level: int = 3) -> np.ndarray:
+                    scratch: tuple[np.ndarray, ...], level: int = 3, edges: np.ndarray | None = None) -> np.ndarray:
     """Full-size pass: near the outline and in thin parts, a pixel is object when its colour is at
     least half-way from the local background to the nearby object colour (alpha >= 0.5); in ``deep``
     only when what is dropped there looks like background seen between parts (_background_between).
     ``plate``: the background at the analysis scale, ``scale`` full-size pixels per analysis pixel;
-    ``scratch``: three arrays shaped like ``image`` to work in."""
+    ``scratch``: three arrays shaped like ``image`` to work in; ``edges``: the full-size edge map (v5)."""
     import cv2
 
     smooth, weighted, plate_full = scratch
+    small_plate = plate
     near_outline = _dilate(object_side, 3) & _dilate(background_side, 3)
     zone = near_outline | (object_side & away_from_bodies)
     _blur(image, 0.7, out=smooth)
@@ -443,7 +454,46 @@ def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side:
     if deep.any():
         dropped = deep & zone & ~judged
         judged |= dropped & ~_background_between(dropped, contrast < floor, judged & object_side)
-    return np.where(zone, judged, object_side)
+    settled = np.where(zone, judged, object_side)
+    if level >= 5:
+        # the watershed placed the outline to within an analysis pixel: there, and wherever the pass
+        # added to the object, a pixel that looks like shadow is left to the full-size edges
+        unsure = settled & (~object_side | _dilate(background_side, max(round(scale), 1)))
+        # ``local`` now holds each pixel's difference from its local background
+        settled = _shadow_beyond_edges(settled, unsure, edges, smooth, local, floor, small_plate, scale)
+    return settled
+
+
+def _shadow_beyond_edges(settled: np.ndarray, unsure: np.ndarray, edges: np.ndarray, smooth: np.ndarray,
+                         difference: np.ndarray, floor: float, plate: np.ndarray, scale: float) -> np.ndarray:
+    """v5: of the ``unsure`` pixels of ``settled``, those that look like shadow (no other hue, no more
+    light; well darker than the backdrop ``plate`` at the analysis scale ``scale``, yet not well clear of
+    their local background: ``difference`` from it) stay object only where the object reaches them
+    through lower ``edges`` than the background does. ``smooth``: the image as judged; ``floor``: the
+    noise."""
+    at = np.nonzero(unsure)
+    if not len(at[0]):
+        return settled
+    change, pixel = difference[at], smooth[at]
+    local = pixel - change
+    direction = local / np.maximum(_norm(local), 1e-3)[:, None]
+    along = np.einsum("nc,nc->n", change, direction)  # brighter than the local background when > 0
+    across = _norm(change - along[:, None] * direction)  # another hue
+    backdrop = plate[np.minimum((at[0] / scale).astype(int), plate.shape[0] - 1),
+                     np.minimum((at[1] / scale).astype(int), plate.shape[1] - 1)]
+    well_clear = SHARP_CONTRAST_FACTOR * floor
+    shadow_like = ((along <= floor) & (across < max(floor, HUE_FLOOR))
+                   & (_norm(backdrop) - _norm(pixel) > well_clear) & (_norm(change) < well_clear))
+    if not shadow_like.any():
+        return settled
+    doubt = np.zeros(settled.shape, bool)
+    doubt[at[0][shadow_like], at[1][shadow_like]] = True
+    markers = np.zeros(settled.shape, np.int32)
+    markers[~settled] = 1
+    markers[settled & ~doubt] = 2
+    labels = _watershed(np.clip(edges * 8.0, 0, 255).astype(np.uint8), markers)
+    # the watershed's own boundary pixels (label -1) stay as judged
+    return settled & ~(doubt & (labels == 1))
 
 
 def _background_between(dropped: np.ndarray, plain: np.ndarray, kept: np.ndarray) -> np.ndarray:
