@@ -33,6 +33,13 @@ weight-free "flood" method, chosen by version (part of an asset's identity, see 
   part) stays object only when the object reaches it through lower full-size edges than the
   background does: the shadow beyond the object's edge goes back to the background, a faint rim or
   shaded side within it stays.
+- "6": as "5", but the outline is placed to within a pixel by the edge's own profile: the wide blurs
+  that estimate the local background and the object's colour are biased at the rim (shaded rims,
+  shadows, other colours inside). For each pixel within a pixel and a half of the outline, the image
+  is read a little way out from the outline along its normal (the background there, shadow
+  included) and as far in (the object's colour at its rim); the pixel is object when its colour is
+  at least half-way from the one to the other (alpha >= 0.5). Where the two differ too little for
+  the noise, or a sample would cross a thin part or a narrow gap to the far side, "5" decides.
 
 All refuse images whose border is not mostly one plain colour. Specks are dropped, pinholes
 closed; real holes (transparent, or background seen through) are kept.
@@ -107,6 +114,20 @@ DEEP_REACH = 3
 SHARP_CONTRAST_FACTOR = 3.0
 # A hue shift from the background smaller than this (grey levels) is no sign of the object.
 HUE_FLOOR = 15.0
+# v6: pixels whose centre lies within this distance (full-size px) of the outline are judged by the
+# edge's profile: the outline from the steps before is off by a pixel at most where it is off by little.
+PROFILE_BAND = 1.5
+# v6: the profile is read this far (px) out from the outline and as far in: past the pixel of a
+# one-pixel misplacement and the anti-aliased edge's own ramp, yet close to the rim's own colour.
+PROFILE_REACH = 2.0
+# v6: each sample must lie at least this far (px) within its own side of the outline; a part too
+# thin for it, or a gap too narrow, would show the far side's colour.
+PROFILE_CLEARANCE = 0.75
+# v6: the profile decides only where object and background differ by this many times the noise floor.
+PROFILE_CONTRAST_FACTOR = 2.0
+# v6: the outline's normal is the gradient of the mask blurred by this sigma (px): a pixel staircase
+# has no direction of its own.
+NORMAL_SIGMA = 1.5
 
 
 def object_mask(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -121,9 +142,9 @@ def object_mask(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def flood_mask(rgb: np.ndarray, version: str = FLOOD_VERSION) -> np.ndarray:
-    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "5"),
+    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "6"),
     specks dropped and pinholes closed; ImageError when the border is not plain."""
-    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in ("2", "3", "4", "5")}}
+    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in ("2", "3", "4", "5", "6")}}
     if version not in methods:
         raise ValueError(f"unknown flood version {version!r}: use one of {sorted(methods)}")
     return _clean(methods[version](rgb))
@@ -218,7 +239,7 @@ def _object_window(rgb: np.ndarray, margin: int) -> tuple[slice, slice]:
 
 def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, level: int) -> np.ndarray:
     """The mask of ``rgb`` (the object's window); ``scale``: full-size pixels per analysis pixel;
-    ``level``: the version (2 to 5; see the module's docstring)."""
+    ``level``: the version (2 to 6; see the module's docstring)."""
     import cv2
 
     repaired = level >= 3
@@ -415,7 +436,8 @@ def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side:
     least half-way from the local background to the nearby object colour (alpha >= 0.5); in ``deep``
     only when what is dropped there looks like background seen between parts (_background_between).
     ``plate``: the background at the analysis scale, ``scale`` full-size pixels per analysis pixel;
-    ``scratch``: three arrays shaped like ``image`` to work in; ``edges``: the full-size edge map (v5)."""
+    ``scratch``: three arrays shaped like ``image`` to work in; ``edges``: the full-size edge map (v5).
+    From v6 the pixels next to the result's outline are then judged by the edge's profile."""
     import cv2
 
     smooth, weighted, plate_full = scratch
@@ -461,7 +483,69 @@ def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side:
         unsure = settled & (~object_side | _dilate(background_side, max(round(scale), 1)))
         # ``local`` now holds each pixel's difference from its local background
         settled = _shadow_beyond_edges(settled, unsure, edges, smooth, local, floor, small_plate, scale)
+    if level >= 6:
+        settled = _outline_from_profile(settled, smooth, floor)
     return settled
+
+
+def _outline_from_profile(settled: np.ndarray, smooth: np.ndarray, floor: float) -> np.ndarray:
+    """v6: each pixel of ``settled`` near its outline judged by the edge's profile across it: object
+    when its colour in ``smooth`` is at least half-way from the background sampled just outside the
+    outline to the object sampled just inside. Where the two differ by less than the noise ``floor``
+    allows, or a sample would fall too near the far side, the pixel stays as it was."""
+    import cv2
+
+    # the outline the object will have: a speck's or a pinhole's own would cut the samples short
+    settled = _clean(settled)
+    inside = settled.astype(np.uint8)
+    # distances between pixel centres: the outline runs half a pixel beyond the last centre
+    depth_in = cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    depth_out = cv2.distanceTransform(1 - inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    signed = np.where(settled, depth_in - 0.5, 0.5 - depth_out)  # to the outline, > 0 inside
+    at = np.nonzero(np.abs(signed) <= PROFILE_BAND)
+    if not len(at[0]):
+        return settled
+    normal_y, normal_x = _inward_normals(settled, at)
+    # the outline point nearest each pixel, and the samples out from it and in from it
+    ys, xs = at[0] - signed[at] * normal_y, at[1] - signed[at] * normal_x
+    out_y, out_x = ys - PROFILE_REACH * normal_y, xs - PROFILE_REACH * normal_x
+    in_y, in_x = ys + PROFILE_REACH * normal_y, xs + PROFILE_REACH * normal_x
+    background, colour = _sample(smooth, out_y, out_x), _sample(smooth, in_y, in_x)
+    span = colour - background
+    contrast_squared = np.einsum("nc,nc->n", span, span)
+    decided = ((np.hypot(normal_y, normal_x) > 0.5)  # a normal was found
+               & (_sample(depth_out, out_y, out_x) >= 0.5 + PROFILE_CLEARANCE)
+               & (_sample(depth_in, in_y, in_x) >= 0.5 + PROFILE_CLEARANCE)
+               & (contrast_squared >= (PROFILE_CONTRAST_FACTOR * floor) ** 2))
+    # alpha >= 0.5: at least half-way from the background to the object, along the line between them
+    object_like = np.einsum("nc,nc->n", smooth[at] - background, span) >= 0.5 * contrast_squared
+    profiled = settled.copy()
+    profiled[at[0][decided], at[1][decided]] = object_like[decided]
+    return profiled
+
+
+def _inward_normals(mask: np.ndarray, at: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Unit normals (y, x) of ``mask``'s outline at the pixels ``at``, pointing into the object; zero
+    where the blurred mask is flat (no outline near)."""
+    soft = _blur(mask.astype(np.float32), NORMAL_SIGMA)
+    height, width = mask.shape
+    rows, cols = at
+    down, up = np.minimum(rows + 1, height - 1), np.maximum(rows - 1, 0)
+    right, left = np.minimum(cols + 1, width - 1), np.maximum(cols - 1, 0)
+    gradient_y, gradient_x = soft[down, cols] - soft[up, cols], soft[rows, right] - soft[rows, left]
+    length = np.hypot(gradient_y, gradient_x)
+    unit = np.where(length > 1e-4, 1.0 / np.maximum(length, 1e-4), 0.0)
+    return (gradient_y * unit).astype(np.float32), (gradient_x * unit).astype(np.float32)
+
+
+def _sample(image: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """``image`` (HxW or HxWxC) at the fractional points (ys, xs), bilinear; the edge pixels repeated
+    beyond it. Shaped (N,) or (N, C)."""
+    points = np.stack([ys, xs])
+    if image.ndim == 2:
+        return ndimage.map_coordinates(image, points, order=1, mode="nearest")
+    return np.stack([ndimage.map_coordinates(image[..., channel], points, order=1, mode="nearest")
+                     for channel in range(image.shape[2])], axis=1)
 
 
 def _shadow_beyond_edges(settled: np.ndarray, unsure: np.ndarray, edges: np.ndarray, smooth: np.ndarray,

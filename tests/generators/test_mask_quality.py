@@ -6,7 +6,9 @@ flood (v1), the same figures bench/bench_masks.py prints."""
 import functools
 import statistics
 
+import numpy as np
 import pytest
+from scipy import ndimage
 
 from bench.harness.composites import SCENES, composite, iou
 from ray_jobs.generators.mask import FLOOD_VERSION, flood_mask, object_mask
@@ -34,6 +36,17 @@ def test_the_current_method_beats_v1_overall():
     current, old = zip(*(_scores(name) for name in SCENES))
     assert min(current) >= min(old)
     assert statistics.median(current) >= statistics.median(old)
+
+
+@pytest.mark.parametrize("name", sorted(SCENES))
+def test_v6_only_moves_the_outline_of_v5(name):
+    image = composite(name)
+    before, after = flood_mask(image.rgb, "5"), flood_mask(image.rgb, "6")
+    # the edge profile judges only pixels whose centre lies within a pixel and a half of v5's outline
+    to_outline = np.where(before, ndimage.distance_transform_edt(before), ndimage.distance_transform_edt(~before))
+    near_outline = to_outline <= 2
+    assert not ((before != after) & ~near_outline).any()
+    assert iou(after, image.truth) >= iou(before, image.truth) - 0.002
 
 
 def test_composites_are_deterministic():
