@@ -40,6 +40,16 @@ weight-free "flood" method, chosen by version (part of an asset's identity, see 
   included) and as far in (the object's colour at its rim); the pixel is object when its colour is
   at least half-way from the one to the other (alpha >= 0.5). Where the two differ too little for
   the noise, or a sample would cross a thin part or a narrow gap to the far side, "5" decides.
+- "7": as "6", but the backdrop seen through a narrow gap between a hued object's parts, darkened by
+  the object's shadow, is background. The walls of such a gap, thickened to close the outline, leave
+  no region of it to judge, and no seed reaches it, so the watershed gave it to the object. Now a patch
+  that has the backdrop's own hue within the noise and a shadow's brightness (0.4 to just under the
+  backdrop's) is seeded as background when the object is hued (most of its seeds carry a hue the
+  backdrop lacks), the object's colours just past the patch's edge are mostly not neutral (else it is
+  the shaded side of a grey part) and the pixels right around it carry one hue (where a blue plate
+  meets a yellow bun, the blend between opposite hues passes through neutral). Hued pixels next to
+  such a gap are seeded as object, so a part's shaded stretch does not go with it. On grey and white
+  objects nothing changes.
 
 All refuse images whose border is not mostly one plain colour. Specks are dropped, pinholes
 closed; real holes (transparent, or background seen through) are kept.
@@ -125,6 +135,25 @@ PROFILE_REACH = 2.0
 PROFILE_CLEARANCE = 0.75
 # v6: the profile decides only where object and background differ by this many times the noise floor.
 PROFILE_CONTRAST_FACTOR = 2.0
+# v7: a shadow keeps the backdrop's hue: within this many times the border's own hue noise (99th
+# percentile), and never tighter than the floor (grey levels); a pale hued part in shade stands outside.
+SHADOW_HUE_NOISE_FACTOR = 2.5
+SHADOW_HUE_FLOOR = 2.0
+# v7: a cast shadow leaves at least this share of the backdrop's brightness.
+SHADOW_DARKEST = 0.4
+# v7: an object is hued when at most this share of its seeds has the backdrop's hue...
+MAX_NEUTRAL_OBJECT_SHARE = 0.25
+# ... and a shadow-coloured patch is a gap when at most this share of the object pixels around it has,
+# read past the blend at the patch's edge: from 3 to this many analysis px out.
+MAX_NEUTRAL_AROUND_SHARE = 0.25
+GAP_OBJECT_REACH = 4
+# v7: the object's hued pixels this close (analysis px) to a gap are seeded as object against it.
+GAP_REACH = 6
+# v7: a gap spans at least this many analysis pixels: smaller neutral patches are blends at an edge.
+MIN_GAP_AREA = 16
+# v7: the hue around a gap is one hue: the mean of its hue vectors at least this share of their mean
+# length. Where two opposite hues meet (blue plate, yellow bun) their blend is neutral, not backdrop.
+MIN_HUE_COHERENCE = 0.7
 # v6: the outline's normal is the gradient of the mask blurred by this sigma (px): a pixel staircase
 # has no direction of its own.
 NORMAL_SIGMA = 1.5
@@ -142,9 +171,9 @@ def object_mask(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def flood_mask(rgb: np.ndarray, version: str = FLOOD_VERSION) -> np.ndarray:
-    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "6"),
+    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "7"),
     specks dropped and pinholes closed; ImageError when the border is not plain."""
-    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in ("2", "3", "4", "5", "6")}}
+    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in ("2", "3", "4", "5", "6", "7")}}
     if version not in methods:
         raise ValueError(f"unknown flood version {version!r}: use one of {sorted(methods)}")
     return _clean(methods[version](rgb))
@@ -239,7 +268,7 @@ def _object_window(rgb: np.ndarray, margin: int) -> tuple[slice, slice]:
 
 def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, level: int) -> np.ndarray:
     """The mask of ``rgb`` (the object's window); ``scale``: full-size pixels per analysis pixel;
-    ``level``: the version (2 to 6; see the module's docstring)."""
+    ``level``: the version (2 to 7; see the module's docstring)."""
     import cv2
 
     repaired = level >= 3
@@ -256,7 +285,8 @@ def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, le
         edges = cv2.resize(cv2.dilate(edges, np.ones((3, 3), np.uint8)), small_size, interpolation=cv2.INTER_NEAREST)
     else:
         small = rgb
-    object_side, background_side, bodies, plate = _watershed_from_seeds(small, edges, tolerance, repaired)
+    object_side, background_side, bodies, plate = _watershed_from_seeds(small, edges, tolerance, repaired,
+                                                                        shadowed_gaps=level >= 7)
     # the walls inside a body (its creases, its printed details) stay as the watershed left them
     away_from_bodies = ~_dilate(bodies, 2 * WALL_CLOSE + 2)
     # v3: no thin part reaches this deep, so what is dropped there must show it is background
@@ -278,8 +308,10 @@ def _sharp_edges(image: np.ndarray, scratch: tuple[np.ndarray, ...]) -> np.ndarr
     return np.maximum(np.subtract(edges, coarse, out=edges), 0, out=edges)
 
 
-def _watershed_from_seeds(rgb: np.ndarray, edges: np.ndarray, tolerance: float, repaired: bool):
-    """(object side, background side, enclosed bodies, background plate) at the analysis scale."""
+def _watershed_from_seeds(rgb: np.ndarray, edges: np.ndarray, tolerance: float, repaired: bool,
+                          shadowed_gaps: bool = False):
+    """(object side, background side, enclosed bodies, background plate) at the analysis scale;
+    ``shadowed_gaps`` (v7): the backdrop seen darkened through a gap of a hued object is background."""
     import cv2
 
     image = rgb.astype(np.float32)
@@ -319,8 +351,74 @@ def _watershed_from_seeds(rgb: np.ndarray, edges: np.ndarray, tolerance: float, 
     markers = np.zeros(rgb.shape[:2], np.int32)
     markers[background_seed] = 1
     markers[object_seed] = 2
-    labels = _watershed(np.clip(edges * 8.0, 0, 255).astype(np.uint8), markers)
+    edge_levels = np.clip(edges * 8.0, 0, 255).astype(np.uint8)
+    labels = _watershed(edge_levels, markers)
+    if shadowed_gaps:
+        gaps, hued = _shadowed_gaps(colour, labels == 2, object_seed, (object_colour | thin) & ~background_seed, ring)
+        if gaps.any():
+            # the object's own shaded stretches beside a gap keep their hue: they must not go with it
+            markers[hued & (markers == 0) & _dilate(gaps, GAP_REACH)] = 2
+            markers[gaps] = 1
+            labels = _watershed(edge_levels, markers)
     return labels == 2, labels == 1, bodies, plate
+
+
+def _shadowed_gaps(colour: _Colour, object_side: np.ndarray, object_seed: np.ndarray, sure_object: np.ndarray,
+                   ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """v7: (gaps, hued). Gaps: the patches of ``object_side`` that are the backdrop seen between the
+    object's parts, darkened by its shadow: the backdrop's own hue within the noise and a shadow's
+    brightness, on an object whose ``object_seed`` pixels mostly carry a hue the backdrop lacks, ringed
+    by object pixels that carry one such hue. A grey object's shaded side is as neutral as its lit
+    side, so on a grey object (or beside grey parts) such a patch stays object; and where two opposite
+    hues meet, the blend between them passes through neutral: that is no gap either. ``sure_object``
+    (colours no shadow explains, thin parts) is never a gap. Hued: the pixels of ``object_side`` well
+    clear of the backdrop's hue, which no gap takes."""
+    import cv2
+
+    hue_noise = max(SHADOW_HUE_NOISE_FACTOR * float(np.percentile(colour.hue_shift[ring], 99)), SHADOW_HUE_FLOOR)
+    neutral = colour.hue_shift < hue_noise
+    hued = object_side & (colour.hue_shift >= 2.0 * hue_noise)
+    no_gaps = np.zeros_like(object_side)
+    if not object_seed.any() or neutral[object_seed].mean() > MAX_NEUTRAL_OBJECT_SHARE:
+        return no_gaps, hued
+    shadowed = ((colour.brightness >= SHADOW_DARKEST * colour.plate_brightness)
+                & (colour.brightness < colour.plate_brightness - colour.plain_limit))
+    candidates = neutral & shadowed & object_side & ~sure_object
+    count, patches = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
+    if count == 1:
+        return no_gaps, hued
+    # the object's colours past the blend at the patch's edge: neutral ones say it is a grey part's shade
+    beyond = _dilate(candidates, GAP_OBJECT_REACH) & ~_dilate(candidates, 2) & object_side
+    beyond_owner = _nearest_patch(patches, GAP_OBJECT_REACH)[beyond]
+    beyond_count = np.bincount(beyond_owner, minlength=count)
+    neutral_share = np.bincount(beyond_owner, weights=neutral[beyond], minlength=count) / np.maximum(beyond_count, 1)
+    # the hue right around each patch is one hue: the hue vectors' mean nearly as long as their mean
+    # length (where opposite hues meet, they cancel)
+    around = _dilate(candidates, 2) & ~candidates & object_side
+    owner = _nearest_patch(patches, 2)[around]
+
+    def per_patch(values: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(owner, weights=values, minlength=count)
+
+    ringed = np.maximum(per_patch(), 1)
+    direction = colour.plate[around] / np.maximum(colour.plate_brightness[around], 1e-3)[:, None]
+    hue_vectors = colour.smooth[around] - colour.brightness[around][:, None] * direction
+    mean_vector = np.stack([per_patch(hue_vectors[:, channel]) for channel in range(3)], axis=1) / ringed[:, None]
+    coherence = _norm(mean_vector) / np.maximum(per_patch(colour.hue_shift[around]) / ringed, 1e-3)
+    area = np.bincount(patches.ravel(), minlength=count)
+    # a patch with no object beyond its edge (it borders the background there) has no grey part to shade
+    gap = ((area >= MIN_GAP_AREA) & (neutral_share <= MAX_NEUTRAL_AROUND_SHARE) & (coherence >= MIN_HUE_COHERENCE))
+    gap[0] = False
+    return gap[patches], hued
+
+
+def _nearest_patch(patches: np.ndarray, reach: int) -> np.ndarray:
+    """Each pixel within ``reach`` of a patch of the label image ``patches`` given to one of them (the
+    highest-numbered where several are near); 0 elsewhere."""
+    import cv2
+
+    box = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    return cv2.dilate(patches.astype(np.float32), box).astype(np.int64)
 
 
 class _Colour:
