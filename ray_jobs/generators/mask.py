@@ -50,6 +50,13 @@ weight-free "flood" method, chosen by version (part of an asset's identity, see 
   meets a yellow bun, the blend between opposite hues passes through neutral). Hued pixels next to
   such a gap are seeded as object, so a part's shaded stretch does not go with it. On grey and white
   objects nothing changes.
+- "8": as "7", but the outline pass no longer drops stretches of the object that its sharp outline
+  encloses. Judged against a local background of the same colour (a grey part on a grey backdrop, a
+  white highlight on a white one), such a stretch looked like background, though the background
+  reaches it only across the object's edges. Now a patch the pass dropped stays object when no path
+  of dropped pixels off the edges' walls joins it to the background (the watershed's, or what is seen
+  between parts) or to the window's edge, the object holds a quarter of its rim, and it spans a few
+  pixels. A patch shadow-coloured is still left to the full-size edges, as in "5".
 
 All refuse images whose border is not mostly one plain colour. Specks are dropped, pinholes
 closed; real holes (transparent, or background seen through) are kept.
@@ -154,6 +161,10 @@ MIN_GAP_AREA = 16
 # v7: the hue around a gap is one hue: the mean of its hue vectors at least this share of their mean
 # length. Where two opposite hues meet (blue plate, yellow bun) their blend is neutral, not backdrop.
 MIN_HUE_COHERENCE = 0.7
+# v8: a patch the outline pass dropped within the object's walls is the object's own when the object
+# holds at least this share of its rim, and it spans at least this many pixels (fewer are an edge's blend).
+MIN_HELD_SHARE = 0.25
+MIN_KEPT_AREA = 4
 # v6: the outline's normal is the gradient of the mask blurred by this sigma (px): a pixel staircase
 # has no direction of its own.
 NORMAL_SIGMA = 1.5
@@ -171,9 +182,9 @@ def object_mask(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def flood_mask(rgb: np.ndarray, version: str = FLOOD_VERSION) -> np.ndarray:
-    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "7"),
+    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "8"),
     specks dropped and pinholes closed; ImageError when the border is not plain."""
-    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in ("2", "3", "4", "5", "6", "7")}}
+    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in ("2", "3", "4", "5", "6", "7", "8")}}
     if version not in methods:
         raise ValueError(f"unknown flood version {version!r}: use one of {sorted(methods)}")
     return _clean(methods[version](rgb))
@@ -268,7 +279,7 @@ def _object_window(rgb: np.ndarray, margin: int) -> tuple[slice, slice]:
 
 def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, level: int) -> np.ndarray:
     """The mask of ``rgb`` (the object's window); ``scale``: full-size pixels per analysis pixel;
-    ``level``: the version (2 to 7; see the module's docstring)."""
+    ``level``: the version (2 to 8; see the module's docstring)."""
     import cv2
 
     repaired = level >= 3
@@ -571,19 +582,48 @@ def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side:
         sharp = nearby >= SHARP_CONTRAST_FACTOR * floor
         judged[zone_pixels] = np.where(sharp, (own_contrast >= 0.5 * nearby) & (own_contrast >= floor),
                                        judged[zone_pixels])
+    between = np.zeros_like(deep)
     if deep.any():
         dropped = deep & zone & ~judged
-        judged |= dropped & ~_background_between(dropped, contrast < floor, judged & object_side)
+        between = dropped & _background_between(dropped, contrast < floor, judged & object_side)
+        judged |= dropped & ~between
     settled = np.where(zone, judged, object_side)
+    kept = np.zeros_like(deep)
+    if level >= 8:  # what the background reaches only across the object's edges is the object's
+        kept = _enclosed_drops(settled, background_side | between, _walls(edges, ring))
+        settled = settled | kept
     if level >= 5:
         # the watershed placed the outline to within an analysis pixel: there, and wherever the pass
-        # added to the object, a pixel that looks like shadow is left to the full-size edges
-        unsure = settled & (~object_side | _dilate(background_side, max(round(scale), 1)))
+        # added to the object (or, v8, kept it), a pixel that looks like shadow is left to the full-size edges
+        unsure = settled & (~object_side | _dilate(background_side, max(round(scale), 1)) | kept)
         # ``local`` now holds each pixel's difference from its local background
         settled = _shadow_beyond_edges(settled, unsure, edges, smooth, local, floor, small_plate, scale)
     if level >= 6:
         settled = _outline_from_profile(settled, smooth, floor)
     return settled
+
+
+def _enclosed_drops(settled: np.ndarray, background: np.ndarray, walls: np.ndarray) -> np.ndarray:
+    """v8: the patches the outline pass dropped (``settled`` false) that lie within the object's sharp
+    outline: no path of dropped pixels off the ``walls`` joins them to ``background`` (the watershed's
+    background side, the background seen between parts) or to the window's edge, the object holds some
+    of their rim and they span a few pixels. Judged against a backdrop of their own colour (a white
+    highlight on white) they looked like background, which reaches them only across the edges."""
+    import cv2
+
+    open_drops = ~settled & ~walls
+    count, patches = cv2.connectedComponents(open_drops.astype(np.uint8), connectivity=4)
+    joined = np.zeros(count, bool)
+    joined[patches[background & open_drops]] = True
+    joined[patches[_ring(settled.shape, 1)]] = True
+    joined[0] = True
+    # a patch that only its own edges ring, out in a shadow, is no stretch of the object
+    rim = _dilate(open_drops, 1) & ~open_drops
+    owner = _nearest_patch(patches, 1)[rim]
+    held = np.bincount(owner, weights=settled[rim], minlength=count) / np.maximum(np.bincount(owner, minlength=count), 1)
+    # a few pixels between edges are the edges' own blend, not a stretch of the object
+    sizable = np.bincount(patches.ravel(), minlength=count) >= MIN_KEPT_AREA
+    return (~joined & sizable & (held >= MIN_HELD_SHARE))[patches]
 
 
 def _outline_from_profile(settled: np.ndarray, smooth: np.ndarray, floor: float) -> np.ndarray:
