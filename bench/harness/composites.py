@@ -259,6 +259,18 @@ def _grey_ring(size: int) -> tuple[np.ndarray, np.ndarray]:
     return _shade(alpha, 165.0, ambient=0.3), alpha
 
 
+def _dark_rimmed_disc(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A pan seen from above on grey: a mid-grey face ringed by a darker rim (6% of the radius), as
+    dark as the shadow cast beside it."""
+    disc, face = Canvas(size), Canvas(size)
+    disc.draw.ellipse(disc.at(0.2, 0.2, 0.8, 0.8), fill=255)
+    face.draw.ellipse(face.at(0.218, 0.218, 0.782, 0.782), fill=255)
+    alphas = [disc.coverage(), face.coverage()]
+    face_albedo = np.full(alphas[1].shape + (3,), 160.0) + _surface_texture(alphas[1].shape, 10, 1.0)
+    colours = [np.full(alphas[0].shape + (3,), 70.0), _shade(alphas[1], face_albedo, ambient=0.5, specular=0.1)]
+    return _layer(colours, alphas)
+
+
 def _white_box(size: int) -> tuple[np.ndarray, np.ndarray]:
     """A white box seen from above a corner on light grey: its left face is as grey as the background."""
     top, left, right = Canvas(size), Canvas(size), Canvas(size)
@@ -320,4 +332,5 @@ SCENES: dict[str, tuple[Callable[[int], tuple[np.ndarray, np.ndarray]], Photo]] 
     "grey figure on grey": (_figure, Photo(GREY, Shadow(blur=0.015, strength=0.35, ellipse=(0.36, 0.86, 0.7, 0.94)), jpeg_quality=88, seed=7)),
     "grey ring on grey": (_grey_ring, Photo(GREY, Shadow(offset=(0.04, 0.05), strength=0.4), seed=8)),
     "white box on light grey": (_white_box, Photo(LIGHT_GREY, Shadow(offset=(-0.05, 0.03), strength=0.3), seed=9)),
+    "dark-rimmed disc on grey": (_dark_rimmed_disc, Photo(GREY, Shadow(offset=(0.04, 0.04), strength=0.4), seed=10)),
 }

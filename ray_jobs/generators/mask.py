@@ -57,6 +57,17 @@ weight-free "flood" method, chosen by version (part of an asset's identity, see 
   of dropped pixels off the edges' walls joins it to the background (the watershed's, or what is seen
   between parts) or to the window's edge, the object holds a quarter of its rim, and it spans a few
   pixels. A patch shadow-coloured is still left to the full-size edges, as in "5".
+- "9": as "8", but a dark band of the object along its outline (a pan's rim, a tyre, a dial's bezel)
+  is no longer given to the background as the object's cast shadow. Such a band has a shadow's colour,
+  no seed reaches it, and the watershed flooded it from the background across its outer edge, which
+  is as high as its inner one; so "8" did not count it as enclosed. Yet a cast shadow fades softly
+  away from the object, and no sharp edge parts it from the lighter backdrop, while a band of the
+  object's own ends at one. Now a patch the outline pass dropped is the object's, with the walls that
+  bound it, when no path of dropped pixels off the edges' walls joins it to background the watershed
+  was seeded with (or seen between parts) or to the window's edge, the object (with the walls that hug
+  it) holds a quarter to three quarters of its rim (the rest faces the backdrop), it spans a few
+  pixels, and what lies just past its walls is lighter than the band by more than the noise. Such a
+  band, shadow-coloured, is still left to the full-size edges, as in "5"; its inner edge holds it.
 
 All refuse images whose border is not mostly one plain colour. Specks are dropped, pinholes
 closed; real holes (transparent, or background seen through) are kept.
@@ -165,6 +176,12 @@ MIN_HUE_COHERENCE = 0.7
 # holds at least this share of its rim, and it spans at least this many pixels (fewer are an edge's blend).
 MIN_HELD_SHARE = 0.25
 MIN_KEPT_AREA = 4
+# v9: walls within this many pixels of the object are its outline (they hold a band as the object does);
+# past a band's walls, what lies this much farther is the backdrop beyond it.
+RIM_WALL_HUG = 2
+RIM_BEYOND_REACH = 3
+# v9: a band along the outline faces the backdrop with at least a quarter of its rim.
+RIM_MAX_HELD_SHARE = 0.75
 # v6: the outline's normal is the gradient of the mask blurred by this sigma (px): a pixel staircase
 # has no direction of its own.
 NORMAL_SIGMA = 1.5
@@ -182,9 +199,9 @@ def object_mask(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def flood_mask(rgb: np.ndarray, version: str = FLOOD_VERSION) -> np.ndarray:
-    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "8"),
+    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "9"),
     specks dropped and pinholes closed; ImageError when the border is not plain."""
-    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in ("2", "3", "4", "5", "6", "7", "8")}}
+    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in "23456789"}}
     if version not in methods:
         raise ValueError(f"unknown flood version {version!r}: use one of {sorted(methods)}")
     return _clean(methods[version](rgb))
@@ -279,7 +296,7 @@ def _object_window(rgb: np.ndarray, margin: int) -> tuple[slice, slice]:
 
 def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, level: int) -> np.ndarray:
     """The mask of ``rgb`` (the object's window); ``scale``: full-size pixels per analysis pixel;
-    ``level``: the version (2 to 8; see the module's docstring)."""
+    ``level``: the version (2 to 9; see the module's docstring)."""
     import cv2
 
     repaired = level >= 3
@@ -296,18 +313,18 @@ def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, le
         edges = cv2.resize(cv2.dilate(edges, np.ones((3, 3), np.uint8)), small_size, interpolation=cv2.INTER_NEAREST)
     else:
         small = rgb
-    object_side, background_side, bodies, plate = _watershed_from_seeds(small, edges, tolerance, repaired,
-                                                                        shadowed_gaps=level >= 7)
+    object_side, background_side, bodies, plate, seeded_background = _watershed_from_seeds(
+        small, edges, tolerance, repaired, shadowed_gaps=level >= 7)
     # the walls inside a body (its creases, its printed details) stay as the watershed left them
     away_from_bodies = ~_dilate(bodies, 2 * WALL_CLOSE + 2)
     # v3: no thin part reaches this deep, so what is dropped there must show it is background
     deep = ~_dilate(background_side, DEEP_REACH) if repaired else np.zeros_like(bodies)
     if scale > 1:
-        object_side, background_side, away_from_bodies, deep = (
+        object_side, background_side, away_from_bodies, deep, seeded_background = (
             cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
-            for m in (object_side, background_side, away_from_bodies, deep))
+            for m in (object_side, background_side, away_from_bodies, deep, seeded_background))
     return _settle_outline(image, object_side, background_side, away_from_bodies, deep, plate, scale, scratch, level,
-                           full_size_edges)
+                           full_size_edges, seeded_background)
 
 
 def _sharp_edges(image: np.ndarray, scratch: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -321,7 +338,8 @@ def _sharp_edges(image: np.ndarray, scratch: tuple[np.ndarray, ...]) -> np.ndarr
 
 def _watershed_from_seeds(rgb: np.ndarray, edges: np.ndarray, tolerance: float, repaired: bool,
                           shadowed_gaps: bool = False):
-    """(object side, background side, enclosed bodies, background plate) at the analysis scale;
+    """(object side, background side, enclosed bodies, background plate, background seeds) at the
+    analysis scale (the seeds: what the background side grew from, v9);
     ``shadowed_gaps`` (v7): the backdrop seen darkened through a gap of a hued object is background."""
     import cv2
 
@@ -371,7 +389,7 @@ def _watershed_from_seeds(rgb: np.ndarray, edges: np.ndarray, tolerance: float, 
             markers[hued & (markers == 0) & _dilate(gaps, GAP_REACH)] = 2
             markers[gaps] = 1
             labels = _watershed(edge_levels, markers)
-    return labels == 2, labels == 1, bodies, plate
+    return labels == 2, labels == 1, bodies, plate, markers == 1
 
 
 def _shadowed_gaps(colour: _Colour, object_side: np.ndarray, object_seed: np.ndarray, sure_object: np.ndarray,
@@ -540,12 +558,14 @@ def _plate(smooth: np.ndarray, ring: np.ndarray) -> np.ndarray:
 
 def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side: np.ndarray,
                     away_from_bodies: np.ndarray, deep: np.ndarray, plate: np.ndarray, scale: float,
-                    scratch: tuple[np.ndarray, ...], level: int = 3, edges: np.ndarray | None = None) -> np.ndarray:
+                    scratch: tuple[np.ndarray, ...], level: int = 3, edges: np.ndarray | None = None,
+                    seeded_background: np.ndarray | None = None) -> np.ndarray:
     """Full-size pass: near the outline and in thin parts, a pixel is object when its colour is at
     least half-way from the local background to the nearby object colour (alpha >= 0.5); in ``deep``
     only when what is dropped there looks like background seen between parts (_background_between).
     ``plate``: the background at the analysis scale, ``scale`` full-size pixels per analysis pixel;
-    ``scratch``: three arrays shaped like ``image`` to work in; ``edges``: the full-size edge map (v5).
+    ``scratch``: three arrays shaped like ``image`` to work in; ``edges``: the full-size edge map (v5);
+    ``seeded_background``: what the watershed's background side grew from (v9).
     From v6 the pixels next to the result's outline are then judged by the edge's profile."""
     import cv2
 
@@ -590,11 +610,15 @@ def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side:
     settled = np.where(zone, judged, object_side)
     kept = np.zeros_like(deep)
     if level >= 8:  # what the background reaches only across the object's edges is the object's
-        kept = _enclosed_drops(settled, background_side | between, _walls(edges, ring))
+        walls = _walls(edges, ring)
+        drops = _Drops(settled, walls)
+        kept = _enclosed_drops(settled, background_side | between, drops)
+        if level >= 9:  # a dark rim the watershed flooded from the background, though no seed reached it
+            kept |= _dark_rims(settled, seeded_background | between, walls, drops, smooth, floor)
         settled = settled | kept
     if level >= 5:
         # the watershed placed the outline to within an analysis pixel: there, and wherever the pass
-        # added to the object (or, v8, kept it), a pixel that looks like shadow is left to the full-size edges
+        # added to the object (or, v8 and v9, kept it), a pixel that looks like shadow is left to the full-size edges
         unsure = settled & (~object_side | _dilate(background_side, max(round(scale), 1)) | kept)
         # ``local`` now holds each pixel's difference from its local background
         settled = _shadow_beyond_edges(settled, unsure, edges, smooth, local, floor, small_plate, scale)
@@ -603,27 +627,85 @@ def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side:
     return settled
 
 
-def _enclosed_drops(settled: np.ndarray, background: np.ndarray, walls: np.ndarray) -> np.ndarray:
+class _Drops:
+    """The patches the outline pass dropped (``settled`` false) off the ``walls``, 4-connected, and the
+    pixels that ring them (each given to a patch it rings)."""
+
+    def __init__(self, settled: np.ndarray, walls: np.ndarray):
+        import cv2
+
+        self.open = ~settled & ~walls
+        self.count, self.patches = cv2.connectedComponents(self.open.astype(np.uint8), connectivity=4)
+        self.rim = _dilate(self.open, 1) & ~self.open
+        self.owner = _nearest_patch(self.patches, 1)[self.rim]
+        self.area = np.bincount(self.patches.ravel(), minlength=self.count)
+
+    def joined(self, background: np.ndarray) -> np.ndarray:
+        """Per patch: whether it touches ``background`` or the window's edge."""
+        joined = np.zeros(self.count, bool)
+        joined[self.patches[background & self.open]] = True
+        joined[self.patches[_ring(self.open.shape, 1)]] = True
+        joined[0] = True
+        return joined
+
+    def held(self, holding: np.ndarray) -> np.ndarray:
+        """Per patch: the share of its rim that ``holding`` holds."""
+        return (np.bincount(self.owner, weights=holding[self.rim], minlength=self.count)
+                / np.maximum(np.bincount(self.owner, minlength=self.count), 1))
+
+
+def _enclosed_drops(settled: np.ndarray, background: np.ndarray, drops: _Drops) -> np.ndarray:
     """v8: the patches the outline pass dropped (``settled`` false) that lie within the object's sharp
-    outline: no path of dropped pixels off the ``walls`` joins them to ``background`` (the watershed's
+    outline: no path of dropped pixels off the walls joins them to ``background`` (the watershed's
     background side, the background seen between parts) or to the window's edge, the object holds some
     of their rim and they span a few pixels. Judged against a backdrop of their own colour (a white
     highlight on white) they looked like background, which reaches them only across the edges."""
+    # a patch that only its own edges ring, out in a shadow, is no stretch of the object
+    held = drops.held(settled)
+    # a few pixels between edges are the edges' own blend, not a stretch of the object
+    sizable = drops.area >= MIN_KEPT_AREA
+    return (~drops.joined(background) & sizable & (held >= MIN_HELD_SHARE))[drops.patches]
+
+
+def _dark_rims(settled: np.ndarray, seeded: np.ndarray, walls: np.ndarray, drops: _Drops, smooth: np.ndarray,
+               floor: float) -> np.ndarray:
+    """v9: the patches the outline pass dropped (``settled`` false) that are a dark band of the object
+    along its outline (a pan's rim, a tyre), with the ``walls`` that bound them: no path of dropped
+    pixels off the walls joins them to ``seeded`` background (what the watershed was seeded with, the
+    background seen between parts) or to the window's edge, the object (with the walls that hug it)
+    holds some of their rim, and they are darker by the noise ``floor`` than what lies beyond their
+    walls. A cast shadow fades softly away from the object, so no wall parts it from the lighter
+    backdrop; a band of the object's own ends at a sharp edge against it. Judged against a
+    shadow-dark local background, and reached by no seed, such a band went to the background side."""
     import cv2
 
-    open_drops = ~settled & ~walls
-    count, patches = cv2.connectedComponents(open_drops.astype(np.uint8), connectivity=4)
-    joined = np.zeros(count, bool)
-    joined[patches[background & open_drops]] = True
-    joined[patches[_ring(settled.shape, 1)]] = True
-    joined[0] = True
-    # a patch that only its own edges ring, out in a shadow, is no stretch of the object
-    rim = _dilate(open_drops, 1) & ~open_drops
-    owner = _nearest_patch(patches, 1)[rim]
-    held = np.bincount(owner, weights=settled[rim], minlength=count) / np.maximum(np.bincount(owner, minlength=count), 1)
-    # a few pixels between edges are the edges' own blend, not a stretch of the object
-    sizable = np.bincount(patches.ravel(), minlength=count) >= MIN_KEPT_AREA
-    return (~joined & sizable & (held >= MIN_HELD_SHARE))[patches]
+    hugged = _dilate(settled, RIM_WALL_HUG)
+    # the band's inner wall is the object's outline: it holds the band as the object's own pixels do
+    held = drops.held(settled | (walls & hugged))
+    # a band along the outline faces the backdrop with part of its rim: one the object rings all round
+    # is a dull speck within it, which the steps before have judged
+    candidate = (~drops.joined(seeded) & (drops.area >= MIN_KEPT_AREA)
+                 & (held >= MIN_HELD_SHARE) & (held <= RIM_MAX_HELD_SHARE))
+    if not candidate.any():
+        return np.zeros_like(settled)
+    candidates = np.where(candidate[drops.patches], drops.patches, 0)
+    # across the walls, away from the object: the backdrop (or the shadow) beyond each band
+    reach = 2 * RIM_WALL_HUG + RIM_BEYOND_REACH
+    near = cv2.dilate(candidates.astype(np.float32), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).astype(np.int64)
+    beyond = (near > 0) & drops.open & (candidates == 0) & ~hugged
+
+    def brightness_per_patch(where: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        owners = labels[where]
+        total = np.bincount(owners, weights=smooth[where].mean(axis=1), minlength=drops.count)
+        count = np.bincount(owners, minlength=drops.count)
+        return total / np.maximum(count, 1), count
+
+    beyond_brightness, beyond_count = brightness_per_patch(beyond, near)
+    band_brightness, _ = brightness_per_patch(candidates > 0, candidates)
+    lighter_beyond = (beyond_count > 0) & (beyond_brightness - band_brightness >= floor)
+    rims = (candidate & lighter_beyond)[drops.patches]
+    # the walls that bound a band are its outline: the profile pass then settles it within them
+    return rims | (walls & _dilate(rims, 2 * RIM_WALL_HUG) & ~hugged)
 
 
 def _outline_from_profile(settled: np.ndarray, smooth: np.ndarray, floor: float) -> np.ndarray:
