@@ -8,6 +8,7 @@ page first needs the cluster (a generation, the Jobs page), never at import.
 from __future__ import annotations
 
 import gc
+import io
 import threading
 
 import streamlit as st
@@ -107,3 +108,29 @@ def small_object(client: StudioClient, key: str) -> bytes:
 def _small_object(store_id: str, key: str, _client: StudioClient) -> bytes:
     """`store_id` is part of the cache key only: the same key in two stores is two objects."""
     return _client.read(key)
+
+
+PICKER_SIDE = 256  # px: the store picker shows a dozen source images at a time, each this small
+
+
+def source_preview(client: StudioClient, key: str) -> bytes | None:
+    """A stored source image scaled to fit PICKER_SIDE px, as PNG (None when it cannot be decoded),
+    cached: the originals are product photos of megabytes each, which Streamlit would otherwise
+    send to the browser, and re-encode, on every rerun of the picker."""
+    return _source_preview(client.store_description(), key, client)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _source_preview(store_id: str, key: str, _client: StudioClient) -> bytes | None:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(_client.read(key))) as image:
+            preview = ImageOps.exif_transpose(image)
+            preview.thumbnail((PICKER_SIDE, PICKER_SIDE))
+            preview = preview.convert("RGBA" if "A" in preview.getbands() else "RGB")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
+    encoded = io.BytesIO()
+    preview.save(encoded, format="PNG")
+    return encoded.getvalue()

@@ -8,7 +8,7 @@ from dashboard.access import allowed_or_say, current_user
 from dashboard.errors import explain
 from dashboard.generator_form import pick_generator
 from dashboard.progress_view import show_progress
-from dashboard.state import client_or_banner, connect_cluster, small_object, store_label
+from dashboard.state import client_or_banner, connect_cluster, small_object, source_preview, store_label
 from ray_jobs.client import IMAGE_SUFFIXES, MODEL_FORMATS
 
 IMAGE_TYPES = [suffix.lstrip(".") for suffix in IMAGE_SUFFIXES]
@@ -49,7 +49,15 @@ def store_picker() -> None:
         return
     for column, image in zip(st.columns(4) * 3, images):
         with column:
-            st.image(small_object(client, image.key), width="stretch")
+            try:
+                preview = source_preview(client, image.key)
+            except Exception as error:
+                st.caption(f"(cannot be read. {explain(error)})")
+            else:
+                if preview is None:
+                    st.caption("(this file cannot be shown as an image)")
+                else:
+                    st.image(preview, width="stretch", output_format="PNG")
             st.checkbox(image.name, value=image.key in picks, key=f"pick-{image.key}", on_change=toggle,
                         args=(image.key, image.name))
 

@@ -143,6 +143,33 @@ def test_store_images_are_listed_only_in_their_tab_and_picks_outlast_a_tab_switc
     assert at.checkbox(key=f"pick-{source.key}").value  # ticked again when the tab reopens
 
 
+def test_the_store_picker_shows_small_previews_and_says_which_files_are_no_images(dashboard_env, catalog):
+    import io
+
+    from PIL import Image
+
+    from dashboard.state import PICKER_SIDE, source_preview
+    from ray_jobs.client import StudioClient
+
+    photo = io.BytesIO()
+    Image.new("RGB", (2000, 1000), (200, 120, 40)).save(photo, format="JPEG")
+    large = catalog.save_source_image(photo.getvalue(), "large.jpg")
+    broken = catalog.save_source_image(b"\xff\xd8 not a jpeg at all", "broken.jpg")
+
+    client = StudioClient()
+    with Image.open(io.BytesIO(source_preview(client, large.key))) as preview:
+        assert preview.format == "PNG" and preview.size == (PICKER_SIDE, PICKER_SIDE // 2)
+        assert preview.getpixel((10, 10))[0] > 150  # the photo's own colour, scaled down
+    assert source_preview(client, broken.key) is None
+
+    at = AppTest.from_file(GENERATE, default_timeout=60).run()
+    at.session_state["source_tab"] = "Pick from the store"
+    at.run()
+    assert not at.exception
+    assert "(this file cannot be shown as an image)" in texts(at, "caption")
+    assert len(at.get("image")) == 1 and sorted(c.label for c in at.checkbox) == ["broken.jpg", "large.jpg"]
+
+
 @pytest.mark.ray
 def test_upload_generates_to_completion_with_live_progress(ray_cluster, dashboard_env, catalog, disc_png,
                                                             small_object_png):
