@@ -677,8 +677,6 @@ def _dark_rims(settled: np.ndarray, seeded: np.ndarray, walls: np.ndarray, drops
     walls. A cast shadow fades softly away from the object, so no wall parts it from the lighter
     backdrop; a band of the object's own ends at a sharp edge against it. Judged against a
     shadow-dark local background, and reached by no seed, such a band went to the background side."""
-    import cv2
-
     hugged = _dilate(settled, RIM_WALL_HUG)
     # the band's inner wall is the object's outline: it holds the band as the object's own pixels do
     held = drops.held(settled | (walls & hugged))
@@ -691,7 +689,7 @@ def _dark_rims(settled: np.ndarray, seeded: np.ndarray, walls: np.ndarray, drops
     candidates = np.where(candidate[drops.patches], drops.patches, 0)
     # across the walls, away from the object: the backdrop (or the shadow) beyond each band
     reach = 2 * RIM_WALL_HUG + RIM_BEYOND_REACH
-    near = cv2.dilate(candidates.astype(np.float32), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).astype(np.int64)
+    near = _nearest_patch(candidates, reach)
     beyond = (near > 0) & drops.open & (candidates == 0) & ~hugged
 
     def brightness_per_patch(where: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
