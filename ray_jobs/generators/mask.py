@@ -68,6 +68,19 @@ weight-free "flood" method, chosen by version (part of an asset's identity, see 
   it) holds a quarter to three quarters of its rim (the rest faces the backdrop), it spans a few
   pixels, and what lies just past its walls is lighter than the band by more than the noise. Such a
   band, shadow-coloured, is still left to the full-size edges, as in "5"; its inner edge holds it.
+- "10": as "9", with four repairs for white and silver objects on white, where the object's highlights
+  have the backdrop's colour and its cast shadow lies dark against its outline.
+  Walls extend along weaker stretches of an edge only down to 0.7 of the wall limit (0.5 before): at
+  half, the ramp of a dark shadow running into the outline joined the outline's wall, thickening it
+  over the shadow, so no background seed reached the shadow and the watershed gave it to the object.
+  The shadow pass of "5" questions shadow-like pixels within two analysis pixels of the watershed's
+  background side (one before), so a cast shadow a few pixels wide goes back to the background.
+  A thin part that the outline pass cut where it meets the object (an antenna at the head) is joined
+  again by the watershed's pixels between them when the watershed joined it and its colour stands
+  well clear of the background; "9" dropped it as a speck. Last, a small hole the steps left inside
+  the object (at most 2% of it) that is no darker than the open backdrop is a highlight on the object,
+  not the backdrop seen through it: the backdrop seen through a small opening lies in the object's
+  shade. Such a hole is filled.
 
 All refuse images whose border is not mostly one plain colour. Specks are dropped, pinholes
 closed; real holes (transparent, or background seen through) are kept.
@@ -185,6 +198,20 @@ RIM_MAX_HELD_SHARE = 0.75
 # v6: the outline's normal is the gradient of the mask blurred by this sigma (px): a pixel staircase
 # has no direction of its own.
 NORMAL_SIGMA = 1.5
+# Walls extend along weaker stretches of their edge down to this share of the wall limit...
+WALL_EXTEND_SHARE = 0.5
+# ... v10: a shadow's ramp running into the outline reached half, so only this share is a wall's.
+WALL_EXTEND_SHARE_V10 = 0.7
+# v10: the shadow pass ("5") questions pixels this many analysis px from the watershed's background side.
+SHADOW_DOUBT_REACH = 2
+# v10: a speck the watershed joined to the object is joined again when its colour differs from the
+# local background by this many times the noise floor (a dark antenna on white: about 10).
+REJOIN_CONTRAST_FACTOR = 6.0
+# ... across a cut of up to this many pixels (the bridge: the watershed's pixels this near to both).
+REJOIN_REACH = 3
+# v10: a hole inside the object no larger than this share of it, and darker than the open backdrop by
+# no more than the noise floor, is a highlight on the object.
+MAX_HIGHLIGHT_SHARE = 0.02
 
 
 def object_mask(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -199,9 +226,9 @@ def object_mask(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def flood_mask(rgb: np.ndarray, version: str = FLOOD_VERSION) -> np.ndarray:
-    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "9"),
+    """The object's mask on a plain background by the weight-free method ``version`` ("1" to "10"),
     specks dropped and pinholes closed; ImageError when the border is not plain."""
-    methods = {"1": _flood_v1, **{v: functools.partial(_flood_v2, level=int(v)) for v in "23456789"}}
+    methods = {"1": _flood_v1, **{str(level): functools.partial(_flood_v2, level=level) for level in range(2, 11)}}
     if version not in methods:
         raise ValueError(f"unknown flood version {version!r}: use one of {sorted(methods)}")
     return _clean(methods[version](rgb))
@@ -296,7 +323,7 @@ def _object_window(rgb: np.ndarray, margin: int) -> tuple[slice, slice]:
 
 def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, level: int) -> np.ndarray:
     """The mask of ``rgb`` (the object's window); ``scale``: full-size pixels per analysis pixel;
-    ``level``: the version (2 to 9; see the module's docstring)."""
+    ``level``: the version (2 to 10; see the module's docstring)."""
     import cv2
 
     repaired = level >= 3
@@ -313,8 +340,9 @@ def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, le
         edges = cv2.resize(cv2.dilate(edges, np.ones((3, 3), np.uint8)), small_size, interpolation=cv2.INTER_NEAREST)
     else:
         small = rgb
+    wall_extend = WALL_EXTEND_SHARE_V10 if level >= 10 else WALL_EXTEND_SHARE
     object_side, background_side, bodies, plate, seeded_background = _watershed_from_seeds(
-        small, edges, tolerance, repaired, shadowed_gaps=level >= 7)
+        small, edges, tolerance, repaired, shadowed_gaps=level >= 7, wall_extend=wall_extend)
     # the walls inside a body (its creases, its printed details) stay as the watershed left them
     away_from_bodies = ~_dilate(bodies, 2 * WALL_CLOSE + 2)
     # v3: no thin part reaches this deep, so what is dropped there must show it is background
@@ -324,7 +352,7 @@ def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, le
             cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
             for m in (object_side, background_side, away_from_bodies, deep, seeded_background))
     return _settle_outline(image, object_side, background_side, away_from_bodies, deep, plate, scale, scratch, level,
-                           full_size_edges, seeded_background)
+                           full_size_edges, seeded_background, wall_extend)
 
 
 def _sharp_edges(image: np.ndarray, scratch: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -337,15 +365,16 @@ def _sharp_edges(image: np.ndarray, scratch: tuple[np.ndarray, ...]) -> np.ndarr
 
 
 def _watershed_from_seeds(rgb: np.ndarray, edges: np.ndarray, tolerance: float, repaired: bool,
-                          shadowed_gaps: bool = False):
+                          shadowed_gaps: bool = False, wall_extend: float = WALL_EXTEND_SHARE):
     """(object side, background side, enclosed bodies, background plate, background seeds) at the
     analysis scale (the seeds: what the background side grew from, v9);
-    ``shadowed_gaps`` (v7): the backdrop seen darkened through a gap of a hued object is background."""
+    ``shadowed_gaps`` (v7): the backdrop seen darkened through a gap of a hued object is background;
+    ``wall_extend``: see _walls."""
     import cv2
 
     image = rgb.astype(np.float32)
     ring = _ring(rgb.shape[:2], _ring_width(rgb.shape))
-    walls = _walls(edges, ring)
+    walls = _walls(edges, ring, wall_extend)
     smooth = _blur(image, 1.0)
     plate = _plate(smooth, ring)
     colour = _Colour(smooth, plate, ring)
@@ -517,12 +546,13 @@ class _Regions:
         self.background = background[labels] & (plain | hole[labels])
 
 
-def _walls(edges: np.ndarray, ring: np.ndarray) -> np.ndarray:
-    """Sharp edges above the border's noise, extended along weaker stretches of the same edge."""
+def _walls(edges: np.ndarray, ring: np.ndarray, extend: float = WALL_EXTEND_SHARE) -> np.ndarray:
+    """Sharp edges above the border's noise, extended along weaker stretches of the same edge (down to
+    ``extend`` times the limit)."""
     import cv2
 
     strong_limit = max(WALL_NOISE_FACTOR * float(np.percentile(edges[ring], 99)), 1.0)
-    count, labels = cv2.connectedComponents((edges > 0.5 * strong_limit).astype(np.uint8), connectivity=8)
+    count, labels = cv2.connectedComponents((edges > extend * strong_limit).astype(np.uint8), connectivity=8)
     strong = np.zeros(count, bool)
     strong[labels[edges > strong_limit]] = True
     strong[0] = False
@@ -559,14 +589,16 @@ def _plate(smooth: np.ndarray, ring: np.ndarray) -> np.ndarray:
 def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side: np.ndarray,
                     away_from_bodies: np.ndarray, deep: np.ndarray, plate: np.ndarray, scale: float,
                     scratch: tuple[np.ndarray, ...], level: int = 3, edges: np.ndarray | None = None,
-                    seeded_background: np.ndarray | None = None) -> np.ndarray:
+                    seeded_background: np.ndarray | None = None,
+                    wall_extend: float = WALL_EXTEND_SHARE) -> np.ndarray:
     """Full-size pass: near the outline and in thin parts, a pixel is object when its colour is at
     least half-way from the local background to the nearby object colour (alpha >= 0.5); in ``deep``
     only when what is dropped there looks like background seen between parts (_background_between).
     ``plate``: the background at the analysis scale, ``scale`` full-size pixels per analysis pixel;
     ``scratch``: three arrays shaped like ``image`` to work in; ``edges``: the full-size edge map (v5);
-    ``seeded_background``: what the watershed's background side grew from (v9).
-    From v6 the pixels next to the result's outline are then judged by the edge's profile."""
+    ``seeded_background``: what the watershed's background side grew from (v9); ``wall_extend``: see _walls.
+    From v6 the pixels next to the result's outline are then judged by the edge's profile; from v10
+    small holes as light as the backdrop are then filled as highlights."""
     import cv2
 
     smooth, weighted, plate_full = scratch
@@ -610,7 +642,7 @@ def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side:
     settled = np.where(zone, judged, object_side)
     kept = np.zeros_like(deep)
     if level >= 8:  # what the background reaches only across the object's edges is the object's
-        walls = _walls(edges, ring)
+        walls = _walls(edges, ring, wall_extend)
         drops = _Drops(settled, walls)
         kept = _enclosed_drops(settled, background_side | between, drops)
         if level >= 9:  # a dark rim the watershed flooded from the background, though no seed reached it
@@ -619,12 +651,75 @@ def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side:
     if level >= 5:
         # the watershed placed the outline to within an analysis pixel: there, and wherever the pass
         # added to the object (or, v8 and v9, kept it), a pixel that looks like shadow is left to the full-size edges
-        unsure = settled & (~object_side | _dilate(background_side, max(round(scale), 1)) | kept)
+        doubt_reach = SHADOW_DOUBT_REACH if level >= 10 else 1
+        unsure = settled & (~object_side | _dilate(background_side, max(round(doubt_reach * scale), 1)) | kept)
         # ``local`` now holds each pixel's difference from its local background
         settled = _shadow_beyond_edges(settled, unsure, edges, smooth, local, floor, small_plate, scale)
+    if level >= 10:
+        settled = _rejoined(settled, object_side, contrast, floor)
     if level >= 6:
         settled = _outline_from_profile(settled, smooth, floor)
+    if level >= 10:
+        settled = _highlights_filled(settled, smooth, small_plate, scale, floor)
     return settled
+
+
+def _rejoined(settled: np.ndarray, object_side: np.ndarray, contrast: np.ndarray, floor: float) -> np.ndarray:
+    """v10: ``settled`` with the specks the cleaning would drop joined again to the parts it keeps,
+    where the watershed's ``object_side`` joined them and their ``contrast`` to the local background
+    stands well clear of the noise ``floor``: a thin part the outline pass cut where it meets the object
+    (an antenna at the head). The bridge is the watershed's pixels within REJOIN_REACH of both."""
+    import cv2
+
+    count, parts = cv2.connectedComponents(settled.astype(np.uint8), connectivity=4)
+    if count <= 2:
+        return settled
+    kept_parts = _kept_parts(parts, count)
+    if kept_parts[1:].all():
+        return settled
+    kept = kept_parts[parts]
+    specks = np.where(settled & ~kept, parts, 0)
+    # the watershed's object pieces (8-connected, as it floods) that hold a kept part
+    piece_count, pieces = cv2.connectedComponents((object_side | settled).astype(np.uint8), connectivity=8)
+    holding = np.zeros(piece_count, bool)
+    holding[pieces[kept]] = True
+    holding[0] = False
+    area = np.maximum(np.bincount(specks.ravel(), minlength=count), 1)
+    clear = np.bincount(specks.ravel(), weights=contrast.ravel(), minlength=count) / area >= REJOIN_CONTRAST_FACTOR * floor
+    clear[0] = False
+    joined = clear[specks] & holding[pieces]
+    if not joined.any():
+        return settled
+    return settled | (object_side & _dilate(joined, REJOIN_REACH) & _dilate(kept, REJOIN_REACH))
+
+
+def _highlights_filled(settled: np.ndarray, smooth: np.ndarray, plate: np.ndarray, scale: float,
+                       floor: float) -> np.ndarray:
+    """v10: ``settled``, cleaned, with its small holes that are no darker than the backdrop ``plate``
+    (at the analysis scale ``scale``) by more than the noise ``floor`` filled: a highlight on a white
+    or silver object has the white backdrop's colour, while the backdrop seen through a small opening
+    lies in the object's shade. A hole is small when it holds at most MAX_HIGHLIGHT_SHARE of the object;
+    one that reaches the window's edge is no hole."""
+    import cv2
+
+    mask = _clean(settled)
+    count, holes = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
+    if count <= 2:
+        return mask
+    area = np.bincount(holes.ravel(), minlength=count)
+    small = area <= MAX_HIGHLIGHT_SHARE * mask.sum()
+    small[_border(holes, 1)] = False
+    small[0] = False
+    if not small.any():
+        return mask
+    # only the small holes' pixels are read: the background outside is most of the window
+    at = np.nonzero(small[holes])
+    ids = holes[at]
+    backdrop = plate[np.minimum((at[0] / scale).astype(int), plate.shape[0] - 1),
+                     np.minimum((at[1] / scale).astype(int), plate.shape[1] - 1)]
+    darker = np.bincount(ids, weights=_norm(backdrop) - _norm(smooth[at]), minlength=count) / np.maximum(area, 1)
+    highlight = small & (darker <= floor)
+    return mask | highlight[holes]
 
 
 class _Drops:
@@ -887,11 +982,7 @@ def _clean(mask: np.ndarray) -> np.ndarray:
     count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4)
     if count == 1:
         return mask
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    keep = sizes >= max(MIN_PART_SHARE * sizes.max(), 16)
-    keep[0] = False
-    mask = keep[labels]
+    mask = _kept_parts(labels, count)[labels]
     hole_count, holes = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
     if hole_count > 2:
         hole_sizes = np.bincount(holes.ravel())
@@ -901,3 +992,13 @@ def _clean(mask: np.ndarray) -> np.ndarray:
         small[0] = False
         mask = mask | small[holes]
     return mask
+
+
+def _kept_parts(labels: np.ndarray, count: int) -> np.ndarray:
+    """Per part of the label image ``labels`` (``count`` labels, 0 the background): whether the
+    cleaning keeps it, as a part rather than a speck."""
+    sizes = np.bincount(labels.ravel(), minlength=count)
+    sizes[0] = 0
+    keep = sizes >= max(MIN_PART_SHARE * sizes.max(), 16)
+    keep[0] = False
+    return keep

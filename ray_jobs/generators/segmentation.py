@@ -31,7 +31,7 @@ from ray_jobs.generators.base import ImageError, ResolvedWeights, WeightsSpec
 SEGMENTERS = ("auto", "alpha", "flood", "rembg")
 # Each method's version is part of an asset's identity: raise it when its masks change.
 ALPHA_VERSION = "1"
-FLOOD_VERSION = "9"  # mask.py's weight-free method
+FLOOD_VERSION = "10"  # mask.py's weight-free method
 REMBG_MODEL_FILE = "u2net.onnx"
 
 
@@ -53,7 +53,7 @@ def segmentation_settings() -> dict[str, Any]:
 
 
 def segmenter_identity(settings: dict[str, Any], s3=None) -> str:
-    """What decides the mask for these settings, e.g. "auto: alpha-1, flood-9" (ValueError when the
+    """What decides the mask for these settings, e.g. "auto: alpha-1, flood-10" (ValueError when the
     rembg model asked for cannot be found, naming the ways to provide it)."""
     from ray_jobs.generators.weights import WeightsMissing, weights_identity
 

@@ -100,7 +100,7 @@ def test_ring_on_a_plain_background_keeps_its_hole(background):
 def test_the_flood_method_is_named_by_version():
     truth = shape_mask("star", 160)
     pixels = np.asarray(object_pixels(truth, BACKGROUNDS["grey"]))
-    assert FLOOD_VERSION == "9"
+    assert FLOOD_VERSION == "10"
     assert np.array_equal(flood_mask(pixels), object_mask(pixels, None))
     assert _iou(flood_mask(pixels, "1"), truth) > 0.98  # the old method stays available for comparison
     with pytest.raises(ImageError, match=NO_OBJECT_MESSAGE):

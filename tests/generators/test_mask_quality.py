@@ -11,11 +11,12 @@ import pytest
 from scipy import ndimage
 
 from bench.harness.composites import SCENES, alpha_cut_composites, composite, iou
-from ray_jobs.generators.mask import FLOOD_VERSION, flood_mask, object_mask
+from ray_jobs.generators.mask import FLOOD_VERSION, _highlights_filled, _rejoined, flood_mask, object_mask
 
-# What the method reaches on every image today; a drop below it is a regression. The target (worst
-# 0.95, median 0.98) is measured by bench/bench_masks.py, which prints both methods side by side.
-FLOOR_IOU = 0.94
+# What the method reaches on every image today (the target's worst); a drop below it is a regression.
+# The target (worst 0.95, median 0.98, samples included) is measured by bench/bench_masks.py, which
+# prints two methods side by side.
+FLOOR_IOU = 0.95
 
 
 @functools.cache
@@ -116,10 +117,51 @@ def test_v9_keeps_a_dark_rim_as_dark_as_the_cast_shadow():
     assert iou(after, image.truth) >= iou(before, image.truth) + 0.09
 
 
-@pytest.mark.parametrize("old, new", [("7", "8"), ("8", "9")])
+def _disc_with_hole(hole_level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mask with a 10x10 hole, image, plate): a silver disc on a white backdrop of 250, the hole's
+    pixels at ``hole_level``, at the analysis scale of a 512 px image (scale 2)."""
+    rows, cols = np.mgrid[0:200, 0:200]
+    disc = (rows - 100) ** 2 + (cols - 100) ** 2 <= 70**2
+    hole = (abs(rows - 80) < 5) & (abs(cols - 90) < 5)
+    image = np.where(disc[..., None], 180.0, 250.0) * np.ones(3, np.float32)
+    image[hole] = hole_level
+    return disc & ~hole, image.astype(np.float32), np.full((100, 100, 3), 250.0, np.float32)
+
+
+def test_v10_fills_a_small_hole_as_light_as_the_backdrop_and_keeps_a_shaded_one():
+    # a highlight on a silver part has the white backdrop's colour; the backdrop seen through a small
+    # opening lies in the object's shade, darker than the open backdrop by more than the noise
+    mask, image, plate = _disc_with_hole(248.0)
+    assert _highlights_filled(mask, image, plate, 2.0, floor=13.0)[80, 90]
+    mask, image, plate = _disc_with_hole(215.0)
+    filled = _highlights_filled(mask, image, plate, 2.0, floor=13.0)
+    assert not filled[80, 90] and (filled == mask).all()
+    # a hole holding more than 2% of the object (here 1,600 of 15,000 px) is an opening, whatever its colour
+    mask, image, plate = _disc_with_hole(248.0)
+    mask[60:100, 70:110] = False
+    image[60:100, 70:110] = 248.0
+    assert not _highlights_filled(mask, image, plate, 2.0, floor=13.0)[80, 90]
+
+
+def test_v10_joins_a_cut_off_antenna_again_where_the_watershed_joined_it():
+    # the outline pass cut a dark antenna where it meets the white head; the cleaning would drop it
+    settled = np.zeros((120, 120), bool)
+    settled[40:110, 20:100] = True  # the head
+    settled[5:37, 58:61] = True  # the antenna, cut 3 px short of the head
+    object_side = settled.copy()
+    object_side[30:42, 58:61] = True  # the watershed held it to the head
+    contrast = np.where(settled, 150.0, 0.0)
+    joined = _rejoined(settled, object_side, contrast, floor=13.0)
+    assert joined[37:40, 58:61].all() and (joined & ~object_side).sum() == 0
+    # a faint speck (a shadow's scrap) is left to the cleaning, and so is one the watershed kept apart
+    assert (_rejoined(settled, object_side, np.where(settled, 20.0, 0.0), floor=13.0) == settled).all()
+    assert (_rejoined(settled, settled, contrast, floor=13.0) == settled).all()
+
+
+@pytest.mark.parametrize("old, new", [("9", "10")])
 @pytest.mark.parametrize("name", sorted(SCENES))
 def test_a_new_version_costs_no_drawn_composite_more_than_a_trace(name, old, new):
-    # v9: a cast shadow beside the object fades into the backdrop with no wall, so v9 leaves it to v8
+    # older pairs (v7 -> v8, v8 -> v9) held when they were new; each version stays reproducible
     image = composite(name)
     assert iou(flood_mask(image.rgb, new), image.truth) >= iou(flood_mask(image.rgb, old), image.truth) - 0.002
 

@@ -34,7 +34,7 @@ def test_identity_settings_are_complete_and_stable(monkeypatch, tmp_path):
     identity = identity_settings("inflate", {"resolution": 256})
     assert identity == {"generator": "inflate", "generator_version": "1", "resolution": 256, "target_faces": 30_000,
                         "thickness": 1.0, "segmenter": "auto", "segmenter_model": "~/.u2net",
-                        "segmenter_id": "auto: alpha-1, flood-9"}
+                        "segmenter_id": "auto: alpha-1, flood-10"}
     assert identity_settings("inflate", identity) == identity  # an identity dict goes back in unchanged
     assert identity_settings("inflate", {"resolution": 256.0}) == identity  # 256.0 is 256
 

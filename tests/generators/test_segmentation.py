@@ -76,7 +76,7 @@ def test_auto_picks_alpha_then_the_weight_free_method():
     assert used == "alpha-1" and np.array_equal(mask, truth)
     plain = np.asarray(object_pixels(truth, (128, 128, 128)))
     mask, used = segment(plain, None, {"segmenter": "auto"}, None)
-    assert used == "flood-9" and iou(mask, truth) > 0.97
+    assert used == "flood-10" and iou(mask, truth) > 0.97
 
 
 def test_asking_for_alpha_on_an_image_without_one_says_what_to_do():
@@ -106,10 +106,10 @@ def test_identity_records_what_decides_the_mask(u2net_folder, tmp_path, monkeypa
     monkeypatch.delenv("U2NET_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.u2net
     plain = identity_settings("inflate", {})
-    assert plain["segmenter"] == "auto" and plain["segmenter_id"] == "auto: alpha-1, flood-9"
+    assert plain["segmenter"] == "auto" and plain["segmenter_id"] == "auto: alpha-1, flood-10"
     learned = identity_settings("inflate", {"segmenter_model": str(u2net_folder)})
     assert learned["segmenter_id"].startswith("auto: alpha-1, rembg-sha256:")
-    assert identity_settings("inflate", {"segmenter": "flood"})["segmenter_id"] == "flood-9"
+    assert identity_settings("inflate", {"segmenter": "flood"})["segmenter_id"] == "flood-10"
     with pytest.raises(ValueError, match="setting 'segmenter_model' of generator 'rembg segmenter'.*--set segmenter_model="):
         identity_settings("inflate", {"segmenter": "rembg"})  # asked for, but no model anywhere
     with pytest.raises(ValueError, match="'segmenter' must be one of auto, alpha, flood, rembg"):
