@@ -70,17 +70,19 @@ weight-free "flood" method, chosen by version (part of an asset's identity, see 
   band, shadow-coloured, is still left to the full-size edges, as in "5"; its inner edge holds it.
 - "10": as "9", with four repairs for white and silver objects on white, where the object's highlights
   have the backdrop's colour and its cast shadow lies dark against its outline.
-  Walls extend along weaker stretches of an edge only down to 0.7 of the wall limit (0.5 before): at
-  half, the ramp of a dark shadow running into the outline joined the outline's wall, thickening it
-  over the shadow, so no background seed reached the shadow and the watershed gave it to the object.
+  Walls extend along weaker stretches of an edge only down to 0.7 of the wall limit (0.5 before) where
+  the analysis runs on a copy shrunk by two or more: at half, the ramp of a dark shadow running into
+  the outline joined the outline's wall, thickening it over the shadow, so no background seed reached
+  the shadow and the watershed gave it to the object. Each analysis cell now keeps the strongest edge
+  of its whole cell (a 3 px neighbourhood missed stretches of thin walls above 3 px per cell).
   The shadow pass of "5" questions shadow-like pixels within two analysis pixels of the watershed's
   background side (one before), so a cast shadow a few pixels wide goes back to the background.
   A thin part that the outline pass cut where it meets the object (an antenna at the head) is joined
   again by the watershed's pixels between them when the watershed joined it and its colour stands
-  well clear of the background; "9" dropped it as a speck. Last, a small hole the steps left inside
-  the object (at most 2% of it) that is no darker than the open backdrop is a highlight on the object,
-  not the backdrop seen through it: the backdrop seen through a small opening lies in the object's
-  shade. Such a hole is filled.
+  clear of the background (a grey leg's foot in its own contact shadow too); "9" dropped it as a
+  speck. Last, a small hole the steps left inside the object (at most 2% of it) that is about as light
+  as the open backdrop is a highlight on the object, not the backdrop seen through it: the backdrop
+  seen through a small opening lies in the object's shade. Such a hole is filled.
 
 All refuse images whose border is not mostly one plain colour. Specks are dropped, pinholes
 closed; real holes (transparent, or background seen through) are kept.
@@ -205,13 +207,16 @@ WALL_EXTEND_SHARE_V10 = 0.7
 # v10: the shadow pass ("5") questions pixels this many analysis px from the watershed's background side.
 SHADOW_DOUBT_REACH = 2
 # v10: a speck the watershed joined to the object is joined again when its colour differs from the
-# local background by this many times the noise floor (a dark antenna on white: about 10).
-REJOIN_CONTRAST_FACTOR = 6.0
+# local background by this many times the noise floor (a dark antenna on white: about 10; a grey leg's
+# foot in its own contact shadow: 2 to 3; a scrap of shadow: under 1).
+REJOIN_CONTRAST_FACTOR = 2.0
 # ... across a cut of up to this many pixels (the bridge: the watershed's pixels this near to both).
 REJOIN_REACH = 3
 # v10: a hole inside the object no larger than this share of it, and darker than the open backdrop by
-# no more than the noise floor, is a highlight on the object.
+# at most this many times the noise floor, is a highlight on the object (the backdrop seen through the
+# gaps of the benchmark's objects is darker by 1.7 times it or more; their highlights by 1.2 or less).
 MAX_HIGHLIGHT_SHARE = 0.02
+MAX_HIGHLIGHT_DARKENING = 1.25
 
 
 def object_mask(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -336,11 +341,15 @@ def _walls_seeds_and_outline(rgb: np.ndarray, tolerance: float, scale: float, le
     if scale > 1:
         small_size = (round(width / scale), round(height / scale))
         small = cv2.resize(rgb, small_size, interpolation=cv2.INTER_AREA)
-        # each cell keeps its strongest edge, so thin walls survive the shrink
-        edges = cv2.resize(cv2.dilate(edges, np.ones((3, 3), np.uint8)), small_size, interpolation=cv2.INTER_NEAREST)
+        # each cell keeps its strongest edge, so thin walls survive the shrink (v10: the whole cell's,
+        # at any scale; a 3 px neighbourhood missed stretches of a thin wall above 3 px per cell)
+        reach = max(3, int(np.ceil(scale)) + 1) if level >= 10 else 3
+        edges = cv2.resize(cv2.dilate(edges, np.ones((reach, reach), np.uint8)), small_size, interpolation=cv2.INTER_NEAREST)
     else:
         small = rgb
-    wall_extend = WALL_EXTEND_SHARE_V10 if level >= 10 else WALL_EXTEND_SHARE
+    # v10: on a shrunk copy (two or more full-size pixels per analysis pixel), where each cell keeps
+    # its strongest edge; on a copy near full size a leaflet's wall is weak along most of its length
+    wall_extend = WALL_EXTEND_SHARE_V10 if level >= 10 and scale >= 2 else WALL_EXTEND_SHARE
     object_side, background_side, bodies, plate, seeded_background = _watershed_from_seeds(
         small, edges, tolerance, repaired, shadowed_gaps=level >= 7, wall_extend=wall_extend)
     # the walls inside a body (its creases, its printed details) stay as the watershed left them
@@ -667,7 +676,7 @@ def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side:
 def _rejoined(settled: np.ndarray, object_side: np.ndarray, contrast: np.ndarray, floor: float) -> np.ndarray:
     """v10: ``settled`` with the specks the cleaning would drop joined again to the parts it keeps,
     where the watershed's ``object_side`` joined them and their ``contrast`` to the local background
-    stands well clear of the noise ``floor``: a thin part the outline pass cut where it meets the object
+    stands clear of the noise ``floor``: a thin part the outline pass cut where it meets the object
     (an antenna at the head). The bridge is the watershed's pixels within REJOIN_REACH of both."""
     import cv2
 
@@ -677,17 +686,21 @@ def _rejoined(settled: np.ndarray, object_side: np.ndarray, contrast: np.ndarray
     kept_parts = _kept_parts(parts, count)
     if kept_parts[1:].all():
         return settled
+    # the specks' mean contrast, read from their pixels only (the parts kept are most of the window)
+    speck_pixels = np.nonzero(~kept_parts[parts] & settled)
+    owners = parts[speck_pixels]
+    area = np.maximum(np.bincount(owners, minlength=count), 1)
+    clear = np.bincount(owners, weights=contrast[speck_pixels], minlength=count) / area >= REJOIN_CONTRAST_FACTOR * floor
+    clear[0] = False
+    if not clear.any():
+        return settled
     kept = kept_parts[parts]
-    specks = np.where(settled & ~kept, parts, 0)
     # the watershed's object pieces (8-connected, as it floods) that hold a kept part
     piece_count, pieces = cv2.connectedComponents((object_side | settled).astype(np.uint8), connectivity=8)
     holding = np.zeros(piece_count, bool)
     holding[pieces[kept]] = True
     holding[0] = False
-    area = np.maximum(np.bincount(specks.ravel(), minlength=count), 1)
-    clear = np.bincount(specks.ravel(), weights=contrast.ravel(), minlength=count) / area >= REJOIN_CONTRAST_FACTOR * floor
-    clear[0] = False
-    joined = clear[specks] & holding[pieces]
+    joined = clear[parts] & holding[pieces]
     if not joined.any():
         return settled
     return settled | (object_side & _dilate(joined, REJOIN_REACH) & _dilate(kept, REJOIN_REACH))
@@ -695,8 +708,9 @@ def _rejoined(settled: np.ndarray, object_side: np.ndarray, contrast: np.ndarray
 
 def _highlights_filled(settled: np.ndarray, smooth: np.ndarray, plate: np.ndarray, scale: float,
                        floor: float) -> np.ndarray:
-    """v10: ``settled``, cleaned, with its small holes that are no darker than the backdrop ``plate``
-    (at the analysis scale ``scale``) by more than the noise ``floor`` filled: a highlight on a white
+    """v10: ``settled``, cleaned, with its small holes that are about as light as the backdrop ``plate``
+    (at the analysis scale ``scale``; darker by at most MAX_HIGHLIGHT_DARKENING times the noise ``floor``)
+    filled: a highlight on a white
     or silver object has the white backdrop's colour, while the backdrop seen through a small opening
     lies in the object's shade. A hole is small when it holds at most MAX_HIGHLIGHT_SHARE of the object;
     one that reaches the window's edge is no hole."""
@@ -718,7 +732,7 @@ def _highlights_filled(settled: np.ndarray, smooth: np.ndarray, plate: np.ndarra
     backdrop = plate[np.minimum((at[0] / scale).astype(int), plate.shape[0] - 1),
                      np.minimum((at[1] / scale).astype(int), plate.shape[1] - 1)]
     darker = np.bincount(ids, weights=_norm(backdrop) - _norm(smooth[at]), minlength=count) / np.maximum(area, 1)
-    highlight = small & (darker <= floor)
+    highlight = small & (darker <= MAX_HIGHLIGHT_DARKENING * floor)
     return mask | highlight[holes]
 
 
