@@ -79,10 +79,10 @@ weight-free "flood" method, chosen by version (part of an asset's identity, see 
   background side (one before), so a cast shadow a few pixels wide goes back to the background.
   A thin part that the outline pass cut where it meets the object (an antenna at the head) is joined
   again by the watershed's pixels between them when the watershed joined it and its colour stands
-  clear of the background (a grey leg's foot in its own contact shadow too); "9" dropped it as a
-  speck. Last, a small hole the steps left inside the object (at most 2% of it) that is about as light
-  as the open backdrop is a highlight on the object, not the backdrop seen through it: the backdrop
-  seen through a small opening lies in the object's shade. Such a hole is filled.
+  well clear of the background; "9" dropped it as a speck. Last, a small hole the steps left inside
+  the object (at most 2% of it) that is about as light as the open backdrop is a highlight on the
+  object, not the backdrop seen through it: the backdrop seen through a small opening lies in the
+  object's shade. Such a hole is filled.
 
 All refuse images whose border is not mostly one plain colour. Specks are dropped, pinholes
 closed; real holes (transparent, or background seen through) are kept.
@@ -207,9 +207,9 @@ WALL_EXTEND_SHARE_V10 = 0.7
 # v10: the shadow pass ("5") questions pixels this many analysis px from the watershed's background side.
 SHADOW_DOUBT_REACH = 2
 # v10: a speck the watershed joined to the object is joined again when its colour differs from the
-# local background by this many times the noise floor (a dark antenna on white: about 10; a grey leg's
-# foot in its own contact shadow: 2 to 3; a scrap of shadow: under 1).
-REJOIN_CONTRAST_FACTOR = 2.0
+# local background by this many times the noise floor (a dark antenna on white: about 10; JPEG's ringing
+# around a saturated object on white: up to 5; a grey leg's foot in its own contact shadow: 2 to 3).
+REJOIN_CONTRAST_FACTOR = 6.0
 # ... across a cut of up to this many pixels (the bridge: the watershed's pixels this near to both).
 REJOIN_REACH = 3
 # v10: a hole inside the object no larger than this share of it, and darker than the open backdrop by
@@ -676,7 +676,7 @@ def _settle_outline(image: np.ndarray, object_side: np.ndarray, background_side:
 def _rejoined(settled: np.ndarray, object_side: np.ndarray, contrast: np.ndarray, floor: float) -> np.ndarray:
     """v10: ``settled`` with the specks the cleaning would drop joined again to the parts it keeps,
     where the watershed's ``object_side`` joined them and their ``contrast`` to the local background
-    stands clear of the noise ``floor``: a thin part the outline pass cut where it meets the object
+    stands well clear of the noise ``floor``: a thin part the outline pass cut where it meets the object
     (an antenna at the head). The bridge is the watershed's pixels within REJOIN_REACH of both."""
     import cv2
 
