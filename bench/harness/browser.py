@@ -118,8 +118,8 @@ def upload_received(page, file_name: str, timeout_ms: float = 60_000) -> None:
 
 def gallery_settled(page, timeout_ms: float = 60_000) -> None:
     """Wait until the Gallery's run has drawn its last element (the pager caption) and every
-    thumbnail has loaded: a thumbnail arriving later moves the buttons below it, and a click
-    aimed before that shift lands beside its button."""
+    thumbnail has loaded, so that screenshots and timings include the thumbnails (the cards keep
+    their place while they load)."""
     page.get_by_text("newest first").wait_for(timeout=timeout_ms)
     page.wait_for_function("() => Array.from(document.images).every(image => image.complete)", timeout=timeout_ms)
 

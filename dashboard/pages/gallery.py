@@ -12,6 +12,13 @@ from ray_jobs.errors import NotFound
 
 PAGE_SIZE = 24
 COLUMNS = 4
+# Thumbnails are square: each card keeps a square box as wide as the card for its thumbnail before the
+# image arrives, so the name and Open button below it do not move down when it loads (a click aimed
+# before that shift landed beside the button). Streamlit's image wrappers otherwise take the width of
+# the image, which is unknown until it arrives.
+THUMBNAIL_BOX_STYLE = ('<style>[class*="st-key-gallery-card-"] [data-testid="stFullScreenFrame"] div { width: 100%; } '
+                       '[class*="st-key-gallery-card-"] img { width: 100% !important; height: auto; '
+                       'aspect-ratio: 1 / 1; object-fit: contain; }</style>')
 
 st.title("Gallery")
 client = client_or_banner()
@@ -108,7 +115,7 @@ def regenerate(manifest) -> None:
 
 def asset_card(manifest) -> None:
     latest = manifest.latest_version
-    with st.container(border=True):
+    with st.container(border=True, key=f"gallery-card-{manifest.asset_id}"):
         thumbnail = latest.files.get("thumbnail")
         if thumbnail:
             try:
@@ -140,6 +147,8 @@ def asset_grid() -> None:
     if not page.items:
         st.info("No assets match this search." if search else
                 "No assets yet. Make one on the Generate page.")
+    else:
+        st.html(THUMBNAIL_BOX_STYLE)
     for start in range(0, len(page.items), COLUMNS):
         for column, manifest in zip(st.columns(COLUMNS), page.items[start:start + COLUMNS]):
             with column:

@@ -1,7 +1,7 @@
 """End to end in a real headless Chromium with the internet cut off: upload, generate on the
 dashboard's own local Ray, see the textured preview drawn by WebGL, download the GLB, get the
 "already exists" answer for the same image, find the asset in the Gallery. Screenshots of every
-page go to test-output/screenshots/."""
+page go to test-output/screenshots/. And the Gallery's cards keep still while their thumbnails load."""
 
 from __future__ import annotations
 
@@ -107,3 +107,49 @@ def test_generate_preview_download_exists_gallery(playwright, tmp_path):
         page.screenshot(path=SCREENSHOTS / "6-settings.png", full_page=True)
 
         assert context.blocked == [], f"the page tried to reach the internet: {context.blocked[:5]}"
+
+
+def test_gallery_cards_keep_still_while_their_thumbnails_load(playwright, tmp_path):
+    # each card keeps a square box for its thumbnail before the image arrives: held back here until the
+    # cards are measured, a late thumbnail moved every Open button below it by its height
+    from bench.harness.scenes import publish_asset
+    from storage.catalog import AssetCatalog
+    from storage.local_store import LocalStore
+
+    store_dir = tmp_path / "store"
+    catalog = AssetCatalog(LocalStore(store_dir))
+    for number in range(5):  # two rows of cards
+        publish_asset(catalog, object_image("ring", 64 + number), f"ring-{number}.png")
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("RAY_ADDRESS", "USE_S3", "S3_", "AWS_"))}
+    env.update(LOCAL_STORAGE_DIR=str(store_dir), PYTHONPATH=str(REPO_ROOT))
+    held, released = [], []
+
+    def hold_thumbnails(route):
+        # /media/ serves st.image's bytes; /static/media/ the fonts, which move text as they load
+        if released or "/static/" in route.request.url:
+            route.fallback()
+        else:
+            held.append(route)
+
+    with streamlit_server(env, tmp_path / "streamlit.log") as (url, _), offline_browser(playwright) as context:
+        page = context.new_page()
+        page.route("**/media/**", hold_thumbnails)
+        page.goto(f"{url}/gallery", wait_until="commit")
+        page.get_by_text("newest first").wait_for(timeout=60_000)
+        buttons = page.get_by_role("button", name="Open")
+        buttons.nth(4).wait_for(timeout=30_000)
+        page.evaluate("document.fonts.ready")
+        assert held and page.evaluate("Array.from(document.images).every(image => !image.complete)")
+        loading = [buttons.nth(number).bounding_box() for number in range(5)]
+
+        released.append(True)
+        for route in held:
+            route.fallback()
+        page.wait_for_function("() => Array.from(document.images).every(image => image.complete && image.naturalWidth > 0)",
+                               timeout=30_000)
+        loaded = [buttons.nth(number).bounding_box() for number in range(5)]
+        assert loading == loaded, f"Open buttons moved while thumbnails loaded: {loading} -> {loaded}"
+        assert loaded[4]["y"] > loaded[0]["y"] + 100  # the second row sits below the first's thumbnails
+        shown = page.evaluate("Array.from(document.images).map(image => [image.clientWidth, image.clientHeight])")
+        assert all(width == height > 50 for width, height in shown), shown
