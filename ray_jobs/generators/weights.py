@@ -184,6 +184,15 @@ def _local_identity(generator: Generator, folder: Path) -> str:
 
 # ---- a store prefix ---------------------------------------------------------------------------
 
+def _store_access() -> S3Access:
+    """The store's region and endpoint as the storage settings read them (checked, with their defaults),
+    for callers that pass none."""
+    from storage.settings import load_settings
+
+    settings = load_settings()
+    return S3Access(settings.region, settings.endpoint_url)
+
+
 class _S3Weights:
     def __init__(self, generator: Generator, source: str, s3: S3Access | None):
         self.generator, self.source = generator, source
@@ -191,8 +200,7 @@ class _S3Weights:
         if not bucket:
             raise _missing(generator, source, "it names no bucket")
         self.bucket, self.prefix = bucket, prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.s3 = s3 or S3Access(region=os.environ.get("S3_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-                                 or "us-east-1", endpoint_url=os.environ.get("S3_ENDPOINT_URL") or None)
+        self.s3 = s3 or _store_access()
         self._objects: list | None = None
 
     def _store(self):

@@ -178,3 +178,27 @@ def test_an_empty_or_incomplete_store_prefix_says_so(s3_store, moto_endpoint, we
     with pytest.raises(WeightsMissing, match="lacks table.bin"):
         weights_identity(TableModel(), f"s3://{s3_store.bucket}/models/half", access)
     assert not weights_cache.exists()  # nothing fetched for a model that cannot be used
+
+
+@pytest.mark.s3
+def test_store_weights_without_an_access_use_the_store_settings(s3_store, moto_endpoint, model_dir, monkeypatch):
+    # a caller that passes no S3Access reads the region and endpoint as the store does, checked
+    from storage.errors import SettingsError
+    from storage.settings import load_settings
+
+    for path in sorted(model_dir.rglob("*")):
+        if path.is_file():
+            s3_store.put(f"models/table/{path.relative_to(model_dir).as_posix()}", path.read_bytes())
+    source = f"s3://{s3_store.bucket}/models/table"
+    monkeypatch.setenv("S3_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("S3_REGION", "us-east-1")
+    load_settings.cache_clear()
+    try:
+        assert weights_identity(TableModel(), source) == weights_identity(TableModel(), source,
+                                                                          S3Access("us-east-1", moto_endpoint))
+        monkeypatch.setenv("S3_REGION", "Europe (Ireland)")
+        load_settings.cache_clear()
+        with pytest.raises(SettingsError, match="S3_REGION='Europe \\(Ireland\\)' is not a region name"):
+            weights_identity(TableModel(), source)
+    finally:
+        load_settings.cache_clear()
