@@ -710,10 +710,9 @@ def _highlights_filled(settled: np.ndarray, smooth: np.ndarray, plate: np.ndarra
                        floor: float) -> np.ndarray:
     """v10: ``settled``, cleaned, with its small holes that are about as light as the backdrop ``plate``
     (at the analysis scale ``scale``; darker by at most MAX_HIGHLIGHT_DARKENING times the noise ``floor``)
-    filled: a highlight on a white
-    or silver object has the white backdrop's colour, while the backdrop seen through a small opening
-    lies in the object's shade. A hole is small when it holds at most MAX_HIGHLIGHT_SHARE of the object;
-    one that reaches the window's edge is no hole."""
+    filled: a highlight on a white or silver object has the white backdrop's colour, while the backdrop
+    seen through a small opening lies in the object's shade. A hole is small when it holds at most
+    MAX_HIGHLIGHT_SHARE of the object; one that reaches the window's edge is no hole."""
     import cv2
 
     mask = _clean(settled)
@@ -729,9 +728,8 @@ def _highlights_filled(settled: np.ndarray, smooth: np.ndarray, plate: np.ndarra
     # only the small holes' pixels are read: the background outside is most of the window
     at = np.nonzero(small[holes])
     ids = holes[at]
-    backdrop = plate[np.minimum((at[0] / scale).astype(int), plate.shape[0] - 1),
-                     np.minimum((at[1] / scale).astype(int), plate.shape[1] - 1)]
-    darker = np.bincount(ids, weights=_norm(backdrop) - _norm(smooth[at]), minlength=count) / np.maximum(area, 1)
+    darker = np.bincount(ids, weights=_norm(_plate_at(plate, at, scale)) - _norm(smooth[at]),
+                         minlength=count) / np.maximum(area, 1)
     highlight = small & (darker <= MAX_HIGHLIGHT_DARKENING * floor)
     return mask | highlight[holes]
 
@@ -890,8 +888,7 @@ def _shadow_beyond_edges(settled: np.ndarray, unsure: np.ndarray, edges: np.ndar
     direction = local / np.maximum(_norm(local), 1e-3)[:, None]
     along = np.einsum("nc,nc->n", change, direction)  # brighter than the local background when > 0
     across = _norm(change - along[:, None] * direction)  # another hue
-    backdrop = plate[np.minimum((at[0] / scale).astype(int), plate.shape[0] - 1),
-                     np.minimum((at[1] / scale).astype(int), plate.shape[1] - 1)]
+    backdrop = _plate_at(plate, at, scale)
     well_clear = SHARP_CONTRAST_FACTOR * floor
     shadow_like = ((along <= floor) & (across < max(floor, HUE_FLOOR))
                    & (_norm(backdrop) - _norm(pixel) > well_clear) & (_norm(change) < well_clear))
@@ -905,6 +902,13 @@ def _shadow_beyond_edges(settled: np.ndarray, unsure: np.ndarray, edges: np.ndar
     labels = _watershed(np.clip(edges * 8.0, 0, 255).astype(np.uint8), markers)
     # the watershed's own boundary pixels (label -1) stay as judged
     return settled & ~(doubt & (labels == 1))
+
+
+def _plate_at(plate: np.ndarray, at: tuple[np.ndarray, np.ndarray], scale: float) -> np.ndarray:
+    """The backdrop ``plate`` (analysis scale, ``scale`` full-size pixels per analysis pixel) at the
+    full-size pixels ``at``, shaped (N, 3)."""
+    return plate[np.minimum((at[0] / scale).astype(int), plate.shape[0] - 1),
+                 np.minimum((at[1] / scale).astype(int), plate.shape[1] - 1)]
 
 
 def _background_between(dropped: np.ndarray, plain: np.ndarray, kept: np.ndarray) -> np.ndarray:
