@@ -140,7 +140,11 @@ def test_gallery_cards_keep_still_while_their_thumbnails_load(playwright, tmp_pa
         buttons = page.get_by_role("button", name="Open")
         buttons.nth(4).wait_for(timeout=30_000)
         page.evaluate("document.fonts.ready")
-        assert held and page.evaluate("Array.from(document.images).every(image => !image.complete)")
+        deadline = time.monotonic() + 30
+        while not held:  # the route handler runs as the browser's requests reach this process
+            assert time.monotonic() < deadline, "no thumbnail was requested"
+            page.wait_for_timeout(50)
+        assert page.evaluate("Array.from(document.images).every(image => !image.complete)")
         loading = [buttons.nth(number).bounding_box() for number in range(5)]
 
         released.append(True)
