@@ -686,15 +686,14 @@ def _rejoined(settled: np.ndarray, object_side: np.ndarray, contrast: np.ndarray
     kept_parts = _kept_parts(parts, count)
     if kept_parts[1:].all():
         return settled
+    kept = kept_parts[parts]
     # the specks' mean contrast, read from their pixels only (the parts kept are most of the window)
-    speck_pixels = np.nonzero(~kept_parts[parts] & settled)
-    owners = parts[speck_pixels]
-    area = np.maximum(np.bincount(owners, minlength=count), 1)
-    clear = np.bincount(owners, weights=contrast[speck_pixels], minlength=count) / area >= REJOIN_CONTRAST_FACTOR * floor
+    speck_pixels = np.nonzero(settled & ~kept)
+    mean_contrast, _ = _label_means(parts[speck_pixels], contrast[speck_pixels], count)
+    clear = mean_contrast >= REJOIN_CONTRAST_FACTOR * floor
     clear[0] = False
     if not clear.any():
         return settled
-    kept = kept_parts[parts]
     # the watershed's object pieces (8-connected, as it floods) that hold a kept part
     piece_count, pieces = cv2.connectedComponents((object_side | settled).astype(np.uint8), connectivity=8)
     holding = np.zeros(piece_count, bool)
@@ -727,9 +726,7 @@ def _highlights_filled(settled: np.ndarray, smooth: np.ndarray, plate: np.ndarra
         return mask
     # only the small holes' pixels are read: the background outside is most of the window
     at = np.nonzero(small[holes])
-    ids = holes[at]
-    darker = np.bincount(ids, weights=_norm(_plate_at(plate, at, scale)) - _norm(smooth[at]),
-                         minlength=count) / np.maximum(area, 1)
+    darker, _ = _label_means(holes[at], _norm(_plate_at(plate, at, scale)) - _norm(smooth[at]), count)
     highlight = small & (darker <= MAX_HIGHLIGHT_DARKENING * floor)
     return mask | highlight[holes]
 
@@ -799,14 +796,9 @@ def _dark_rims(settled: np.ndarray, seeded: np.ndarray, walls: np.ndarray, drops
     near = _nearest_patch(candidates, reach)
     beyond = (near > 0) & drops.open & (candidates == 0) & ~hugged
 
-    def brightness_per_patch(where: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        owners = labels[where]
-        total = np.bincount(owners, weights=smooth[where].mean(axis=1), minlength=drops.count)
-        count = np.bincount(owners, minlength=drops.count)
-        return total / np.maximum(count, 1), count
-
-    beyond_brightness, beyond_count = brightness_per_patch(beyond, near)
-    band_brightness, _ = brightness_per_patch(candidates > 0, candidates)
+    beyond_brightness, beyond_count = _label_means(near[beyond], smooth[beyond].mean(axis=1), drops.count)
+    band = candidates > 0
+    band_brightness, _ = _label_means(candidates[band], smooth[band].mean(axis=1), drops.count)
     lighter_beyond = (beyond_count > 0) & (beyond_brightness - band_brightness >= floor)
     rims = (candidate & lighter_beyond)[drops.patches]
     # the walls that bound a band are its outline: the profile pass then settles it within them
@@ -902,6 +894,13 @@ def _shadow_beyond_edges(settled: np.ndarray, unsure: np.ndarray, edges: np.ndar
     labels = _watershed(np.clip(edges * 8.0, 0, 255).astype(np.uint8), markers)
     # the watershed's own boundary pixels (label -1) stay as judged
     return settled & ~(doubt & (labels == 1))
+
+
+def _label_means(owners: np.ndarray, values: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean of ``values`` per label, pixels per label) for pixels labelled ``owners`` (``count`` labels);
+    a label with no pixel has mean 0."""
+    pixels = np.bincount(owners, minlength=count)
+    return np.bincount(owners, weights=values, minlength=count) / np.maximum(pixels, 1), pixels
 
 
 def _plate_at(plate: np.ndarray, at: tuple[np.ndarray, np.ndarray], scale: float) -> np.ndarray:
