@@ -8,13 +8,12 @@ page first needs the cluster (a generation, the Jobs page), never at import.
 from __future__ import annotations
 
 import gc
-import io
 import threading
 
 import streamlit as st
 
 from ray_jobs.client import StorageSettings, StudioClient, ray_address_from_env, storage_settings_from_env
-from ray_jobs.errors import BadSettings, StudioError
+from ray_jobs.errors import BadImage, BadSettings, StudioError
 
 
 def storage_settings() -> StorageSettings:
@@ -122,15 +121,7 @@ def source_preview(client: StudioClient, key: str) -> bytes | None:
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _source_preview(store_id: str, key: str, _client: StudioClient) -> bytes | None:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     try:
-        with Image.open(io.BytesIO(_client.read(key))) as image:
-            preview = ImageOps.exif_transpose(image)
-            preview.thumbnail((PICKER_SIDE, PICKER_SIDE))
-            preview = preview.convert("RGBA" if "A" in preview.getbands() else "RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return _client.source_preview(key, PICKER_SIDE)
+    except BadImage:
         return None
-    encoded = io.BytesIO()
-    preview.save(encoded, format="PNG")
-    return encoded.getvalue()

@@ -1,4 +1,5 @@
-"""The object mask drawn over its source image, so a person sees at once what was taken as the object."""
+"""Source images as people see them: the object mask drawn over one, so a person sees at once what was
+taken as the object, and small previews of one to pick from."""
 
 from __future__ import annotations
 
@@ -25,4 +26,15 @@ def overlay_png(source: bytes, mask_png: bytes) -> bytes:
     shown[outline] = OUTLINE_RGB
     buffer = io.BytesIO()
     Image.fromarray(shown.astype(np.uint8), "RGB").save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def preview_png(source: bytes, side: int) -> bytes:
+    """The source scaled to fit ``side`` px, as PNG; ImageError when it is no image that can be read."""
+    from ray_jobs.generators.image_io import load_image
+
+    image = load_image(source)  # the same checks as for generation: listed formats, pixel and frame limits
+    image.thumbnail((side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
     return buffer.getvalue()

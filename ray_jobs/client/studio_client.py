@@ -269,6 +269,14 @@ class StudioClient(BatchRuns, RayJobsApi, AuditTrail):
         return self._catalog.read(key)
 
     @door
+    def source_preview(self, key: str, side: int) -> bytes:
+        """A stored source image scaled to fit ``side`` px, as PNG (BadImage when it is no image that can
+        be read)."""
+        from ray_jobs.client.mask_overlay import preview_png
+
+        return preview_png(self._catalog.read(key), side)
+
+    @door
     def url(self, key: str, *, expires_s: int | None = None) -> str:
         """A download link: presigned on S3 (`expires_s`, default S3_URL_EXPIRY_SECONDS), a file URL locally."""
         return self._catalog.url(key, expires_s=expires_s)
