@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -31,8 +30,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.harness.browser import (gallery_settled, offline_browser, painted_preview, streamlit_server,  # noqa: E402
-                                   upload_received)
+from bench.harness.browser import (gallery_settled, local_store_env, offline_browser, painted_preview,  # noqa: E402
+                                   streamlit_server, upload_received)
 from bench.harness.scenes import object_image, publish_asset, textured_sphere  # noqa: E402
 
 PAGES = {  # url path -> (title, a locator factory that says the page's content is drawn)
@@ -230,8 +229,7 @@ def main() -> None:
         workdir = Path(tmp)
         fill_s, names = fill_store(workdir / "store", args.assets, args.previews)
         print(f"store: {args.assets} assets ({args.previews} previewable) written in {fill_s:.1f} s")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "USE_S3", "S3_", "AWS_"))}
-        env.update(LOCAL_STORAGE_DIR=str(workdir / "store"), ASSET_STUDIO_WORKERS="1", PYTHONPATH=str(REPO_ROOT))
+        env = local_store_env(workdir / "store", ASSET_STUDIO_WORKERS="1")
         env.update(dashboard_memory_settings(env))  # as scripts/dashboard.sh starts the dashboard
         with streamlit_server(env, workdir / "streamlit.log") as (url, process), sync_playwright() as playwright, \
                 offline_browser(playwright) as context:

@@ -30,6 +30,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def local_store_env(store_dir: Path, **settings: str) -> dict[str, str]:
+    """This process's environment for a dashboard on the local folder ``store_dir`` and its own local Ray:
+    any cluster address or S3 settings left out, this repository importable, ``settings`` added."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("RAY_ADDRESS", "USE_S3", "S3_", "AWS_"))}
+    env.update(LOCAL_STORAGE_DIR=str(store_dir), PYTHONPATH=str(REPO_ROOT), **settings)
+    return env
+
+
 @contextmanager
 def streamlit_server(env: dict[str, str], log_path: Path, *, port: int | None = None, startup_s: float = 60,
                      script: Path = REPO_ROOT / "dashboard" / "app.py", cwd: Path = REPO_ROOT):

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from bench.harness.browser import (REPO_ROOT, gallery_settled, offline_browser, painted_preview, streamlit_server,
-                                   upload_received)
+from bench.harness.browser import (REPO_ROOT, gallery_settled, local_store_env, offline_browser, painted_preview,
+                                   streamlit_server, upload_received)
 from tests.plugins.images import object_image
 from tests.support import missing_tool
 
@@ -42,9 +42,7 @@ def test_generate_preview_download_exists_gallery(playwright, tmp_path):
     store_dir = tmp_path / "store"
     image_path = tmp_path / "figure.png"
     image_path.write_bytes(object_image("figure", 256, alpha=True))
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("RAY_ADDRESS", "USE_S3", "S3_", "AWS_"))}
-    env.update(LOCAL_STORAGE_DIR=str(store_dir), ASSET_STUDIO_WORKERS="1", PYTHONPATH=str(REPO_ROOT))
+    env = local_store_env(store_dir, ASSET_STUDIO_WORKERS="1")
 
     with streamlit_server(env, tmp_path / "streamlit.log") as (url, _), offline_browser(playwright) as context:
         page = context.new_page()
@@ -120,9 +118,7 @@ def test_gallery_cards_keep_still_while_their_thumbnails_load(playwright, tmp_pa
     catalog = AssetCatalog(LocalStore(store_dir))
     for number in range(5):  # two rows of cards
         publish_asset(catalog, object_image("ring", 64 + number), f"ring-{number}.png")
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("RAY_ADDRESS", "USE_S3", "S3_", "AWS_"))}
-    env.update(LOCAL_STORAGE_DIR=str(store_dir), PYTHONPATH=str(REPO_ROOT))
+    env = local_store_env(store_dir)
     held, released = [], []
 
     def hold_thumbnails(route):
